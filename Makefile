@@ -1,0 +1,40 @@
+# The two front-door commands: `make run` (portal on the embedded sandbox) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(PYTHON) -m uv
+export UV_PYTHON_DOWNLOADS := never
+ADDRPORT ?= 127.0.0.1:8000
+
+.PHONY: help setup run test lint format chromium
+
+help:
+	@echo "make run     run the portal on the embedded AWS sandbox ($(ADDRPORT))"
+	@echo "make test    lint, migration check and the whole test suite (browser tests included)"
+	@echo "make lint    ruff check and format check;  make format  to fix"
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --locked
+	@mkdir -p var
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: setup
+	XACCT_SANDBOX=true DJANGO_DEBUG=true $(UV) run --locked python manage.py sandbox --addrport $(ADDRPORT)
+
+lint: setup
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+
+format: setup
+	$(UV) run --locked ruff check --fix .
+	$(UV) run --locked ruff format .
+
+test: setup chromium lint
+	DJANGO_DEBUG=true $(UV) run --locked python manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=true $(UV) run --locked pytest $(PYTEST_ARGS)

@@ -1,0 +1,151 @@
+"""Run the portal on the embedded AWS sandbox: fresh state, seeded, ready to click through."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from grants import services
+from grants.aws import sandbox
+from grants.models import AccessMethod
+
+# Credentials in the environment would win over the sandbox profile.
+_AWS_ENV_OVERRIDES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Start the embedded AWS sandbox (moto on 127.0.0.1), seed the example accounts, "
+        "and serve the portal against it. Sandbox and portal records start fresh every time."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Where the portal listens.")
+        parser.add_argument(
+            "--state-dir",
+            default=str(settings.BASE_DIR / "var" / "sandbox"),
+            help="Where the sandbox's AWS config and credentials files go.",
+        )
+        parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--password",
+            default=os.environ.get("XACCT_SANDBOX_PASSWORD", ""),
+            help="Admin password (default: XACCT_SANDBOX_PASSWORD, else a random one).",
+        )
+        parser.add_argument(
+            "--no-serve",
+            action="store_true",
+            help="Seed, print, then keep the sandbox running without the portal (for scripts).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.AWS_SANDBOX:
+            raise CommandError(
+                "Set XACCT_SANDBOX=true: this command wipes the portal database it runs on."
+            )
+        state_dir = Path(options["state_dir"]).resolve()
+        shutil.rmtree(state_dir, ignore_errors=True)
+        state_dir.mkdir(parents=True)
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("flush", interactive=False, verbosity=0)
+
+        server, endpoint_url = sandbox.start_server()
+        world = sandbox.seed(endpoint_url)
+        config_path, credentials_path = sandbox.write_aws_files(world, state_dir / "aws")
+
+        password = options["password"] or secrets.token_urlsafe(12)
+        get_user_model().objects.create_superuser(
+            username=options["username"], email="admin@example.com", password=password
+        )
+        for account in world.accounts:
+            services.account_create(
+                actor=None,
+                account_id=account.account_id,
+                name=account.name,
+                owner_email=account.owner_email,
+                default_region=sandbox.REGION,
+                access_method=AccessMethod.HUB_ROLE,
+                hub_role_name=sandbox.HUB_ROLE_NAME,
+            )
+        sandbox.enable_access_control(endpoint_url)
+
+        env = {k: v for k, v in os.environ.items() if k not in _AWS_ENV_OVERRIDES}
+        env.update(
+            XACCT_SANDBOX="true",
+            XACCT_AWS_ENDPOINT_URL=endpoint_url,
+            AWS_CONFIG_FILE=str(config_path),
+            AWS_SHARED_CREDENTIALS_FILE=str(credentials_path),
+            AWS_PROFILE=sandbox.PORTAL_PROFILE,
+        )
+        url = f"http://{options['addrport']}/"
+        self._print_welcome(
+            url=url,
+            username=options["username"],
+            password=password,
+            endpoint_url=endpoint_url,
+            config_path=config_path,
+            credentials_path=credentials_path,
+        )
+        try:
+            if options["no_serve"]:
+                signal.pause()
+            else:
+                self._serve(options["addrport"], env)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()  # type: ignore[attr-defined]
+
+    def _serve(self, addrport: str, env: dict[str, str]) -> None:
+        # A child process: the portal reads the sandbox from its environment,
+        # exactly as it reads real AWS settings, and its autoreloader cannot
+        # start a second sandbox.
+        portal = subprocess.Popen(
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addrport],
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            portal.wait()
+        finally:
+            if portal.poll() is None:
+                os.killpg(portal.pid, signal.SIGTERM)
+                portal.wait(timeout=10)
+
+    def _print_welcome(self, **info: Any) -> None:
+        out = self.stdout
+        out.write(self.style.SUCCESS("\nxacct portal is running on the embedded AWS sandbox."))
+        out.write(f"  Portal:            {info['url']}")
+        out.write(f"  Log in as:         {info['username']} / {info['password']}")
+        out.write(f"  Sandbox endpoint:  {info['endpoint_url']}")
+        out.write(f"  AWS config file:   {info['config_path']}")
+        out.write(f"  AWS credentials:   {info['credentials_path']}")
+        out.write("  Act as the grantee hoge-app (account 444455556666) with any AWS SDK or CLI:")
+        out.write(
+            f"    export AWS_CONFIG_FILE={info['config_path']} "
+            f"AWS_SHARED_CREDENTIALS_FILE={info['credentials_path']}"
+        )
+        out.write(f"    aws --profile {sandbox.GRANTEE_PROFILE} sts get-caller-identity")
+        out.write(
+            "  State is in memory: stopping the sandbox forgets it, and the next start "
+            "resets the portal records too.\n"
+        )
+        out.flush()

@@ -1,0 +1,168 @@
+"""Records of AWS accounts and of everything the portal did there."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+from . import aws
+from .validators import (
+    account_id_validator,
+    external_id_validator,
+    iam_name_validator,
+    profile_name_validator,
+    region_validator,
+)
+
+
+class Partition(models.TextChoices):
+    AWS = "aws", "aws (commercial)"
+    AWS_CN = "aws-cn", "aws-cn (China)"
+    AWS_US_GOV = "aws-us-gov", "aws-us-gov (GovCloud)"
+
+
+class AccessMethod(models.TextChoices):
+    HUB_ROLE = aws.HUB_ROLE, "Assume a hub role"
+    PROFILE = aws.PROFILE, "Named AWS profile on the portal host"
+    DEFAULT_CHAIN = aws.DEFAULT_CHAIN, "Default credential chain"
+    EXTERNAL = aws.EXTERNAL, "External (not managed by the portal)"
+
+
+class AwsAccount(models.Model):
+    """An AWS account the portal knows, and how the portal acts there.
+
+    No access key or secret is ever stored: the portal acts through a named
+    profile, a hub role it assumes, or its own default credential chain.
+    """
+
+    account_id = models.CharField(
+        "account ID", max_length=12, validators=[account_id_validator]
+    )
+    name = models.CharField(max_length=64)
+    owner_email = models.EmailField("owner e-mail", blank=True)
+    default_region = models.CharField(
+        max_length=32, default="us-east-1", validators=[region_validator]
+    )
+    partition = models.CharField(max_length=16, choices=Partition, default=Partition.AWS)
+    access_method = models.CharField(
+        max_length=16, choices=AccessMethod, default=AccessMethod.HUB_ROLE
+    )
+    profile_name = models.CharField(
+        "profile name", max_length=128, blank=True, validators=[profile_name_validator]
+    )
+    hub_role_name = models.CharField(
+        "hub role name",
+        max_length=64,
+        blank=True,
+        validators=[iam_name_validator],
+        help_text="For example OrganizationAccountAccessRole.",
+    )
+    hub_external_id = models.CharField(
+        "hub role external ID", max_length=1224, blank=True, validators=[external_id_validator]
+    )
+
+    # The outcome of the last Check connection.
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_arn = models.CharField(max_length=2048, blank=True)
+    last_check_error = models.JSONField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "AWS account"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account_id"],
+                name="unique_account_id",
+                violation_error_message="This AWS account is already registered.",
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                name="unique_account_name",
+                violation_error_message="Another account already has this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("account_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.access_method == AccessMethod.PROFILE and not self.profile_name:
+            errors["profile_name"] = "Name the AWS profile the portal uses for this account."
+        if self.access_method == AccessMethod.HUB_ROLE and not self.hub_role_name:
+            errors["hub_role_name"] = "Name the role the portal assumes in this account."
+        if self.access_method != AccessMethod.PROFILE and self.profile_name:
+            errors["profile_name"] = "Only used with the named-profile access method."
+        if self.access_method != AccessMethod.HUB_ROLE and (
+            self.hub_role_name or self.hub_external_id
+        ):
+            field = "hub_role_name" if self.hub_role_name else "hub_external_id"
+            errors[field] = "Only used with the hub-role access method."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_managed(self) -> bool:
+        return self.access_method != AccessMethod.EXTERNAL
+
+    @property
+    def last_check_error_detail(self) -> aws.AwsErrorDetail | None:
+        if not self.last_check_error:
+            return None
+        return aws.AwsErrorDetail.from_dict(self.last_check_error)
+
+    def access(self) -> aws.AccountAccess:
+        return aws.AccountAccess(
+            account_id=self.account_id,
+            region=self.default_region,
+            method=self.access_method,
+            partition=self.partition,
+            profile_name=self.profile_name,
+            hub_role_name=self.hub_role_name,
+            hub_external_id=self.hub_external_id,
+        )
+
+
+class AuditAction(models.TextChoices):
+    ACCOUNT_CREATE = "account.create", "Account registered"
+    ACCOUNT_UPDATE = "account.update", "Account edited"
+    ACCOUNT_CHECK = "account.check", "Connection checked"
+
+
+class AuditOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class AuditEvent(models.Model):
+    """One thing the portal did: append-only, kept even if its actor is deleted."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=AuditAction)
+    account = models.ForeignKey(
+        AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    target_arn = models.CharField("target ARN", max_length=2048, blank=True)
+    outcome = models.CharField(max_length=8, choices=AuditOutcome)
+    request_id = models.CharField("request ID", max_length=128, blank=True)
+    error_code = models.CharField(max_length=128, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
