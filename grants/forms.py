@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from .models import AwsAccount
+from .models import AccessMethod, AwsAccount
 
 
 class BootstrapMixin:
@@ -50,8 +50,23 @@ class AwsAccountForm(BootstrapMixin, forms.ModelForm):
             "default_region": forms.TextInput(attrs={"placeholder": "ap-northeast-1"}),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.initial.setdefault("hub_role_name", "OrganizationAccountAccessRole")
+
     def clean_account_id(self) -> str:
         return self.cleaned_data["account_id"].strip()
+
+    def _post_clean(self) -> None:
+        # Fields of the access methods not chosen are dropped, not reported.
+        method = self.cleaned_data.get("access_method")
+        if method != AccessMethod.HUB_ROLE:
+            self.cleaned_data["hub_role_name"] = ""
+            self.cleaned_data["hub_external_id"] = ""
+        if method != AccessMethod.PROFILE:
+            self.cleaned_data["profile_name"] = ""
+        super()._post_clean()
 
 
 class AuditFilterForm(forms.Form):

@@ -37,9 +37,7 @@ class AwsAccount(models.Model):
     profile, a hub role it assumes, or its own default credential chain.
     """
 
-    account_id = models.CharField(
-        "account ID", max_length=12, validators=[account_id_validator]
-    )
+    account_id = models.CharField("account ID", max_length=12, validators=[account_id_validator])
     name = models.CharField(max_length=64)
     owner_email = models.EmailField("owner e-mail", blank=True)
     default_region = models.CharField(

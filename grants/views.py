@@ -36,7 +36,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         accounts = accounts.filter(
-            Q(name__icontains=query) | Q(account_id__contains=query) | Q(owner_email__icontains=query)
+            Q(name__icontains=query)
+            | Q(account_id__contains=query)
+            | Q(owner_email__icontains=query)
         )
     page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "grants/account_list.html", {"page": page, "query": query})

@@ -77,7 +77,11 @@ WSGI_APPLICATION = "xacct_portal.wsgi.application"
 ASGI_APPLICATION = "xacct_portal.asgi.application"
 
 # The sandbox keeps its own database: `manage.py sandbox` resets it on every start.
-_DEFAULT_DB = BASE_DIR / "var" / ("sandbox.sqlite3" if env.bool("XACCT_SANDBOX", default=False) else "db.sqlite3")
+_DEFAULT_DB = (
+    BASE_DIR
+    / "var"
+    / ("sandbox.sqlite3" if env.bool("XACCT_SANDBOX", default=False) else "db.sqlite3")
+)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{_DEFAULT_DB}")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,7 +1,6 @@
 """The AWS gateway: the only package that imports boto3 or botocore."""
 
-from .errors import AwsError, AwsErrorDetail
-from .gateway import (
+from .core import (
     DEFAULT_CHAIN,
     EXTERNAL,
     HUB_ROLE,
@@ -12,6 +11,7 @@ from .gateway import (
     gateway,
     reset,
 )
+from .errors import AwsError, AwsErrorDetail
 
 __all__ = [
     "DEFAULT_CHAIN",

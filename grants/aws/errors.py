@@ -68,9 +68,7 @@ def error_from_exception(exc: Exception, *, service: str, operation: str) -> Aws
     )
 
 
-def _detail_from_client_error(
-    exc: ClientError, *, service: str, operation: str
-) -> AwsErrorDetail:
+def _detail_from_client_error(exc: ClientError, *, service: str, operation: str) -> AwsErrorDetail:
     response: dict[str, Any] = exc.response or {}
     error = response.get("Error", {})
     metadata = response.get("ResponseMetadata", {})

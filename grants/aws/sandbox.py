@@ -48,9 +48,10 @@ class SandboxWorld:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def start_server() -> tuple[object, str]:
+def start_server(*, load_managed_policies: bool = True) -> tuple[object, str]:
     """Start moto's server on a free port of 127.0.0.1; return it and its URL."""
-    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    # moto reads this per account on first IAM use (about a second each).
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = str(load_managed_policies).lower()
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -76,7 +77,10 @@ def _session(endpoint_url: str, access_key: str, secret_key: str, token: str | N
 
 def _allow_all() -> str:
     return json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
     )
 
 

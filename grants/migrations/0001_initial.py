@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,48 +15,197 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AwsAccount',
+            name="AwsAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account_id', models.CharField(max_length=12, validators=[django.core.validators.RegexValidator('^\\d{12}\\Z', 'An AWS account ID is exactly 12 digits (keep any leading zeros).')], verbose_name='account ID')),
-                ('name', models.CharField(max_length=64)),
-                ('owner_email', models.EmailField(blank=True, max_length=254, verbose_name='owner e-mail')),
-                ('default_region', models.CharField(default='us-east-1', max_length=32, validators=[django.core.validators.RegexValidator('^[a-z]{2}(-[a-z]+)+-\\d{1,2}\\Z', 'Enter an AWS region code such as ap-northeast-1.')])),
-                ('partition', models.CharField(choices=[('aws', 'aws (commercial)'), ('aws-cn', 'aws-cn (China)'), ('aws-us-gov', 'aws-us-gov (GovCloud)')], default='aws', max_length=16)),
-                ('access_method', models.CharField(choices=[('hub_role', 'Assume a hub role'), ('profile', 'Named AWS profile on the portal host'), ('default_chain', 'Default credential chain'), ('external', 'External (not managed by the portal)')], default='hub_role', max_length=16)),
-                ('profile_name', models.CharField(blank=True, max_length=128, validators=[django.core.validators.RegexValidator('^[\\w+=,.@:/-]{1,128}\\Z', 'Use 1–128 letters, digits or the characters + = , . @ : / _ -')], verbose_name='profile name')),
-                ('hub_role_name', models.CharField(blank=True, help_text='For example OrganizationAccountAccessRole.', max_length=64, validators=[django.core.validators.RegexValidator('^[\\w+=,.@-]{1,64}\\Z', 'Use 1–64 letters, digits or the characters + = , . @ _ -')], verbose_name='hub role name')),
-                ('hub_external_id', models.CharField(blank=True, max_length=1224, validators=[django.core.validators.RegexValidator('^[\\w+=,.@:/-]{2,1224}\\Z', 'An external ID is 2–1224 letters, digits or the characters + = , . @ : / _ -')], verbose_name='hub role external ID')),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_check_ok', models.BooleanField(blank=True, null=True)),
-                ('last_check_arn', models.CharField(blank=True, max_length=2048)),
-                ('last_check_error', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "account_id",
+                    models.CharField(
+                        max_length=12,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\d{12}\\Z",
+                                "An AWS account ID is exactly 12 digits (keep any leading zeros).",
+                            )
+                        ],
+                        verbose_name="account ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                (
+                    "owner_email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="owner e-mail"),
+                ),
+                (
+                    "default_region",
+                    models.CharField(
+                        default="us-east-1",
+                        max_length=32,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z]{2}(-[a-z]+)+-\\d{1,2}\\Z",
+                                "Enter an AWS region code such as ap-northeast-1.",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "partition",
+                    models.CharField(
+                        choices=[
+                            ("aws", "aws (commercial)"),
+                            ("aws-cn", "aws-cn (China)"),
+                            ("aws-us-gov", "aws-us-gov (GovCloud)"),
+                        ],
+                        default="aws",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "access_method",
+                    models.CharField(
+                        choices=[
+                            ("hub_role", "Assume a hub role"),
+                            ("profile", "Named AWS profile on the portal host"),
+                            ("default_chain", "Default credential chain"),
+                            ("external", "External (not managed by the portal)"),
+                        ],
+                        default="hub_role",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "profile_name",
+                    models.CharField(
+                        blank=True,
+                        max_length=128,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[\\w+=,.@:/-]{1,128}\\Z",
+                                "Use 1–128 letters, digits or the characters + = , . @ : / _ -",
+                            )
+                        ],
+                        verbose_name="profile name",
+                    ),
+                ),
+                (
+                    "hub_role_name",
+                    models.CharField(
+                        blank=True,
+                        help_text="For example OrganizationAccountAccessRole.",
+                        max_length=64,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[\\w+=,.@-]{1,64}\\Z",
+                                "Use 1–64 letters, digits or the characters + = , . @ _ -",
+                            )
+                        ],
+                        verbose_name="hub role name",
+                    ),
+                ),
+                (
+                    "hub_external_id",
+                    models.CharField(
+                        blank=True,
+                        max_length=1224,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[\\w+=,.@:/-]{2,1224}\\Z",
+                                "An external ID is 2–1224 letters, digits or the characters + = , . @ : / _ -",
+                            )
+                        ],
+                        verbose_name="hub role external ID",
+                    ),
+                ),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_check_ok", models.BooleanField(blank=True, null=True)),
+                ("last_check_arn", models.CharField(blank=True, max_length=2048)),
+                ("last_check_error", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'AWS account',
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('account_id',), name='unique_account_id', violation_error_message='This AWS account is already registered.'), models.UniqueConstraint(fields=('name',), name='unique_account_name', violation_error_message='Another account already has this name.')],
+                "verbose_name": "AWS account",
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account_id",),
+                        name="unique_account_id",
+                        violation_error_message="This AWS account is already registered.",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("name",),
+                        name="unique_account_name",
+                        violation_error_message="Another account already has this name.",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor_name', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('account.create', 'Account registered'), ('account.update', 'Account edited'), ('account.check', 'Connection checked')], max_length=32)),
-                ('target_arn', models.CharField(blank=True, max_length=2048, verbose_name='target ARN')),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure')], max_length=8)),
-                ('request_id', models.CharField(blank=True, max_length=128, verbose_name='request ID')),
-                ('error_code', models.CharField(blank=True, max_length=128)),
-                ('message', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_events', to='grants.awsaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor_name", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("account.create", "Account registered"),
+                            ("account.update", "Account edited"),
+                            ("account.check", "Connection checked"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "target_arn",
+                    models.CharField(blank=True, max_length=2048, verbose_name="target ARN"),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("success", "Success"), ("failure", "Failure")], max_length=8
+                    ),
+                ),
+                (
+                    "request_id",
+                    models.CharField(blank=True, max_length=128, verbose_name="request ID"),
+                ),
+                ("error_code", models.CharField(blank=True, max_length=128)),
+                ("message", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_events",
+                        to="grants.awsaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
     ]

@@ -30,6 +30,10 @@ _AWS_ENV_OVERRIDES = (
 )
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = (
         "Start the embedded AWS sandbox (moto on 127.0.0.1), seed the example accounts, "
@@ -37,7 +41,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Where the portal listens.")
+        parser.add_argument(
+            "--addrport", default="127.0.0.1:8000", help="Where the portal listens."
+        )
         parser.add_argument(
             "--state-dir",
             default=str(settings.BASE_DIR / "var" / "sandbox"),
@@ -104,6 +110,7 @@ class Command(BaseCommand):
             config_path=config_path,
             credentials_path=credentials_path,
         )
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             if options["no_serve"]:
                 signal.pause()

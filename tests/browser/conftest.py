@@ -1,0 +1,132 @@
+"""Browser tests: the real `manage.py sandbox` in a subprocess, driven by Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = os.environ.get("XACCT_CHROMIUM", "/usr/bin/chromium")
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunningPortal:
+    url: str
+    username: str
+    password: str
+    output: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPortal]:
+    """What `make run` starts, on a free port with its own database and state folder."""
+    tmp_path = tmp_path_factory.mktemp("portal")
+    port = free_port()
+    password = secrets.token_urlsafe(12)
+    output = tmp_path / "sandbox.log"
+    env = {
+        **os.environ,
+        "XACCT_SANDBOX": "true",
+        "DJANGO_DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        "XACCT_SANDBOX_PASSWORD": password,
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    with output.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(BASE_DIR / "manage.py"),
+                "sandbox",
+                "--addrport",
+                f"127.0.0.1:{port}",
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"manage.py sandbox exited early:\n{output.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/login/", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the portal did not answer within 90 s:\n{output.read_text()}")
+            time.sleep(0.3)
+        yield RunningPortal(url=url, username="admin", password=password, output=output)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def log_in(page: Page, portal: RunningPortal) -> None:
+    page.goto(portal.url + "/")
+    page.get_by_label("Username").fill(portal.username)
+    page.get_by_label("Password").fill(portal.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(portal.url + "/")

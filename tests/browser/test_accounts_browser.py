@@ -1,0 +1,59 @@
+"""In Chromium: log in to the sandbox portal, see both accounts, check a connection."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import RunningPortal, log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_it_checks_the_connection_to_piyo(page: Page, running_portal: RunningPortal) -> None:
+    page.goto(running_portal.url + "/accounts/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/accounts/"))
+
+    log_in(page, running_portal)
+    expect(page.get_by_test_id("sandbox-banner")).to_contain_text("Sandbox")
+    page.get_by_role("link", name="Accounts", exact=True).click()
+
+    table = page.get_by_test_id("account-table")
+    expect(table).to_contain_text("piyo")
+    expect(table).to_contain_text("111122223333")
+    expect(table).to_contain_text("hoge")
+    expect(table).to_contain_text("444455556666")
+
+    piyo_row = table.locator("tr", has_text="111122223333")
+    piyo_row.get_by_role("button", name="Check connection").click()
+
+    arn = page.get_by_test_id("caller-arn")
+    expect(arn).to_have_text(
+        re.compile(r"^arn:aws:sts::111122223333:assumed-role/OrganizationAccountAccessRole/.+")
+    )
+    expect(page.locator(".alert-success")).to_contain_text("Connected to piyo")
+    assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+def test_it_shows_field_errors_when_registering_a_bad_account(
+    page: Page, running_portal: RunningPortal
+) -> None:
+    log_in(page, running_portal)
+    page.goto(running_portal.url + "/accounts/new/")
+    page.locator("#id_account_id").fill("12345")
+    page.locator("#id_name").fill("broken")
+    page.locator("#id_default_region").fill("ap-northeast-1")
+    page.get_by_role("button", name="Register").click()
+    expect(page.locator("#id_account_id ~ .invalid-feedback")).to_contain_text("exactly 12 digits")
+    expect(page.locator(".invalid-feedback")).to_have_count(1)
+    assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+def test_it_prints_what_a_newcomer_needs(running_portal: RunningPortal) -> None:
+    printed = running_portal.output.read_text()
+    assert f"Portal:            http://{running_portal.url.removeprefix('http://')}/" in printed
+    assert f"admin / {running_portal.password}" in printed
+    assert re.search(r"Sandbox endpoint:  http://127\.0\.0\.1:\d+", printed)
+    assert "aws --profile hoge-app sts get-caller-identity" in printed

@@ -1,0 +1,105 @@
+"""Shared fixtures: AWS is faked with moto per test, never for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from grants import aws
+from grants.aws import sandbox
+from grants.models import AccessMethod, AwsAccount
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gateway(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Every test starts with no cached session, credentials or clients."""
+    settings.AWS_ENDPOINT_URL = ""
+    settings.AWS_SANDBOX = False
+    aws.reset()
+    yield
+    aws.reset()
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process moto with fake default credentials (account 123456789012)."""
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+@dataclass
+class Sandbox:
+    world: sandbox.SandboxWorld
+    endpoint_url: str
+    config_path: Path
+    credentials_path: Path
+
+
+@pytest.fixture
+def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
+    """A seeded moto server on 127.0.0.1, access control on; the portal acts as in `make run`."""
+    server, endpoint_url = sandbox.start_server(load_managed_policies=False)
+    try:
+        world = sandbox.seed(endpoint_url)
+        config_path, credentials_path = sandbox.write_aws_files(world, tmp_path / "aws")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config_path))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_path))
+        monkeypatch.setenv("AWS_PROFILE", sandbox.PORTAL_PROFILE)
+        settings.AWS_ENDPOINT_URL = endpoint_url
+        settings.AWS_SANDBOX = True
+        aws.reset()
+        sandbox.enable_access_control(endpoint_url)
+        yield Sandbox(world, endpoint_url, config_path, credentials_path)
+    finally:
+        # moto's access-control switch is process-global: turn it off for later tests.
+        sandbox.disable_access_control(endpoint_url)
+        sandbox.reset(endpoint_url)
+        server.stop()  # type: ignore[attr-defined]
+
+
+def make_account(**overrides: object) -> AwsAccount:
+    fields: dict[str, object] = {
+        "account_id": sandbox.PIYO.account_id,
+        "name": sandbox.PIYO.name,
+        "owner_email": sandbox.PIYO.owner_email,
+        "default_region": sandbox.REGION,
+        "access_method": AccessMethod.HUB_ROLE,
+        "hub_role_name": sandbox.HUB_ROLE_NAME,
+    }
+    fields.update(overrides)
+    account = AwsAccount(**fields)
+    account.full_clean()
+    account.save()
+    return account
+
+
+@pytest.fixture
+def piyo(db) -> AwsAccount:  # type: ignore[no-untyped-def]
+    return make_account()
+
+
+@pytest.fixture
+def hoge(db) -> AwsAccount:  # type: ignore[no-untyped-def]
+    return make_account(
+        account_id=sandbox.HOGE.account_id,
+        name=sandbox.HOGE.name,
+        owner_email=sandbox.HOGE.owner_email,
+    )
+
+
+@pytest.fixture
+def user_client(client, django_user_model):  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user(username="alice", password="correct-horse-9")
+    client.force_login(user)
+    client.user = user
+    return client
