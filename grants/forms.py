@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
-from .models import AccessMethod, AwsAccount
+from . import aws, policies
+from .models import AccessMethod, AwsAccount, Grant, GranteeType, PermissionSet, TrustScope
+from .selectors import LiveLookup, role_name_taken_by_grant
+from .services import grant_size_errors
+from .validators import (
+    account_id_validator,
+    description_validator,
+    external_id_validator,
+    iam_name_validator,
+    managed_policy_arn_validator,
+    policy_name_validator,
+    principal_arn_validator,
+    region_validator,
+    role_path_validator,
+)
 
 
 class BootstrapMixin:
@@ -67,6 +85,350 @@ class AwsAccountForm(BootstrapMixin, forms.ModelForm):
         if method != AccessMethod.PROFILE:
             self.cleaned_data["profile_name"] = ""
         super()._post_clean()
+
+
+# --- the role-creation wizard -----------------------------------------------------
+
+
+def _aws_error_text(exc: aws.AwsError, what: str) -> str:
+    d = exc.detail
+    code = d.code or d.client_error
+    return f"Could not {what}: {d.service}:{d.operation} {code}: {d.message}"
+
+
+class RoleStepForm(BootstrapMixin, forms.Form):
+    """Step 1: the trusting account and the role to create there."""
+
+    trusting_account = forms.ModelChoiceField(
+        queryset=AwsAccount.objects.exclude(access_method=AccessMethod.EXTERNAL),
+        help_text="The account that owns the resources. Only accounts the portal manages.",
+    )
+    role_name = forms.CharField(max_length=64, validators=[iam_name_validator])
+    role_path = forms.CharField(
+        max_length=512, initial="/", validators=[role_path_validator], label="Role path"
+    )
+    role_description = forms.CharField(
+        max_length=1000,
+        required=False,
+        validators=[description_validator],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Description",
+    )
+
+    def __init__(self, *args: Any, lookup: LiveLookup, **kwargs: Any) -> None:
+        self.lookup = lookup
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        account, name = data.get("trusting_account"), data.get("role_name")
+        if not account or not name:
+            return data
+        grant = role_name_taken_by_grant(account, name)
+        if grant is not None:
+            self.add_error(
+                "role_name", f"Grant #{grant.pk} already uses the role {grant.role_name} here."
+            )
+            return data
+        try:
+            existing = self.lookup.role_names(account)
+        except aws.AwsError as exc:
+            raise forms.ValidationError(
+                _aws_error_text(exc, f"list the roles in {account}")
+            ) from None
+        clash = next((r for r in existing if r.lower() == name.lower()), None)
+        if clash:
+            self.add_error(
+                "role_name",
+                f"{account} already has a role named {clash} (IAM role names ignore case).",
+            )
+        return data
+
+
+class TrustedStepForm(BootstrapMixin, forms.Form):
+    """Step 2: who is trusted, and on which conditions."""
+
+    trusted_account = forms.ModelChoiceField(
+        queryset=AwsAccount.objects.all(),
+        required=False,
+        empty_label="Another account (enter its ID below)",
+        help_text="A registered account, or leave empty and type any 12-digit account ID.",
+    )
+    trusted_aws_account_id = forms.CharField(
+        label="Trusted account ID", required=False, validators=[account_id_validator]
+    )
+    trust_scope = forms.ChoiceField(
+        choices=TrustScope.choices, initial=TrustScope.ACCOUNT, widget=forms.RadioSelect
+    )
+    trusted_principal_arn = forms.CharField(
+        label="Trusted principal ARN",
+        required=False,
+        max_length=2048,
+        help_text="Only for one principal: an IAM user or role ARN in the trusted account.",
+    )
+    external_id = forms.CharField(
+        label="External ID",
+        required=False,
+        max_length=1224,
+        validators=[external_id_validator],
+        help_text="Not a secret: a value the assuming party must pass, unique per customer.",
+    )
+    generate_external_id = forms.BooleanField(
+        label="Generate a random, unique external ID", required=False
+    )
+    require_mfa = forms.BooleanField(label="Require MFA to assume the role", required=False)
+
+    def __init__(self, *args: Any, trusting_account: AwsAccount | None, **kwargs: Any) -> None:
+        self.trusting_account = trusting_account
+        super().__init__(*args, **kwargs)
+
+    def clean_trusted_principal_arn(self) -> str:
+        value = self.cleaned_data["trusted_principal_arn"].strip()
+        if value == "*" or "*" in value:
+            raise forms.ValidationError(
+                "A wildcard principal would let anyone assume the role; name one principal."
+            )
+        if value:
+            principal_arn_validator(value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        account: AwsAccount | None = data.get("trusted_account")
+        typed = data.get("trusted_aws_account_id", "")
+        if account and typed and typed != account.account_id:
+            self.add_error("trusted_aws_account_id", "Choose a registered account or type an ID.")
+        elif account:
+            data["trusted_aws_account_id"] = account.account_id
+        elif typed:
+            data["trusted_account"] = AwsAccount.objects.filter(account_id=typed).first()
+        elif "trusted_aws_account_id" not in self.errors:
+            self.add_error("trusted_aws_account_id", "Choose the trusted account or type its ID.")
+        trusted_id = data.get("trusted_aws_account_id")
+        if self.trusting_account and trusted_id == self.trusting_account.account_id:
+            self.add_error(
+                "trusted_aws_account_id",
+                "The trusted account must differ from the trusting account.",
+            )
+        arn = data.get("trusted_principal_arn", "")
+        if data.get("trust_scope") == TrustScope.PRINCIPAL:
+            if not arn and "trusted_principal_arn" not in self.errors:
+                self.add_error("trusted_principal_arn", "Enter the ARN of the trusted principal.")
+            elif arn and trusted_id and arn.split(":")[4] != trusted_id:
+                self.add_error(
+                    "trusted_principal_arn", f"The principal must be in account {trusted_id}."
+                )
+            elif (
+                arn
+                and self.trusting_account
+                and arn.split(":")[1] != (self.trusting_account.partition)
+            ):
+                self.add_error("trusted_principal_arn", "The principal is in another partition.")
+        else:
+            data["trusted_principal_arn"] = ""
+        if data.get("generate_external_id"):
+            if data.get("external_id"):
+                self.add_error("external_id", "Type an external ID or generate one, not both.")
+            else:
+                data["external_id"] = f"xacct-{uuid.uuid4()}"
+        return data
+
+
+QUEUE_ACTION_CHOICES = [(a, a) for a in policies.QUEUE_ACTIONS]
+DEFAULT_QUEUE_ACTIONS = [
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+]
+
+
+class PermissionsStepForm(BootstrapMixin, forms.Form):
+    """Step 3: what the role may do, where, and for how long."""
+
+    permission_set = forms.ChoiceField(
+        choices=PermissionSet.choices, initial=PermissionSet.SQS_FULL, widget=forms.RadioSelect
+    )
+    region = forms.CharField(
+        max_length=32, validators=[region_validator], help_text="Where the grantee uses SQS."
+    )
+    queue_names = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Queues in the trusting account, read live from the region above.",
+    )
+    queue_actions = forms.MultipleChoiceField(
+        choices=QUEUE_ACTION_CHOICES,
+        initial=DEFAULT_QUEUE_ACTIONS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    allow_list_queues = forms.BooleanField(
+        label='Also allow sqs:ListQueues (Resource "*"), which Test access uses',
+        required=False,
+        initial=True,
+    )
+    custom_policy_arns = forms.CharField(
+        label="Managed policy ARNs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, at most 10.",
+    )
+    max_session_duration = forms.IntegerField(
+        min_value=3600,
+        max_value=43200,
+        initial=3600,
+        label="Max session duration (seconds)",
+        help_text="3600–43200. AWS caps chained sessions at 3600 whatever this says.",
+    )
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def __init__(
+        self, *args: Any, trusting_account: AwsAccount | None, lookup: LiveLookup, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.trusting_account = trusting_account
+        self.queue_error = ""
+        default_region = trusting_account.default_region if trusting_account else "us-east-1"
+        self.fields["region"].initial = default_region
+        region = default_region
+        if self.is_bound:
+            typed = self.data.get(self.add_prefix("region"), "").strip()
+            if typed and re.fullmatch(region_validator.regex, typed):
+                region = typed
+        self.queue_region = region
+        names: list[str] = []
+        if trusting_account is not None:
+            try:
+                names = lookup.queue_names(trusting_account, region)
+            except aws.AwsError as exc:
+                self.queue_error = _aws_error_text(exc, f"list the queues in {region}")
+        self.fields["queue_names"].choices = [(n, n) for n in names]
+
+    def clean_custom_policy_arns(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["custom_policy_arns"].splitlines()]
+        arns = list(dict.fromkeys(line for line in lines if line))
+        for arn in arns:
+            try:
+                managed_policy_arn_validator(arn)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"Not a managed policy ARN: {arn}") from None
+        if len(arns) > policies.MANAGED_POLICIES_PER_ROLE_MAX:
+            raise forms.ValidationError(
+                f"A role takes at most {policies.MANAGED_POLICIES_PER_ROLE_MAX} managed policies."
+            )
+        return arns
+
+    def clean_expires_at(self) -> datetime | None:
+        value = self.cleaned_data["expires_at"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("permission_set")
+        if kind == PermissionSet.QUEUES:
+            if self.queue_error:
+                raise forms.ValidationError(self.queue_error)
+            if not data.get("queue_names") and "queue_names" not in self.errors:
+                self.add_error("queue_names", f"Choose at least one queue in {self.queue_region}.")
+            if not data.get("queue_actions") and "queue_actions" not in self.errors:
+                self.add_error("queue_actions", "Choose at least one action.")
+        elif (
+            kind == PermissionSet.CUSTOM
+            and not data.get("custom_policy_arns")
+            and "custom_policy_arns" not in self.errors
+        ):
+            self.add_error("custom_policy_arns", "Enter at least one managed policy ARN.")
+        return data
+
+
+class GranteeStepForm(BootstrapMixin, forms.Form):
+    """Step 4: who in the trusted account may assume the role, through which policy."""
+
+    grantee_name = forms.CharField(
+        label="Grantee IAM user", max_length=64, required=False, validators=[iam_name_validator]
+    )
+    user_policy_name = forms.CharField(
+        label="User policy name", max_length=128, validators=[policy_name_validator]
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        trusted_account: AwsAccount | None,
+        principal_arn: str,
+        role_name: str,
+        lookup: LiveLookup,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.trusted_account = trusted_account
+        self.principal_arn = principal_arn
+        self.user_error = ""
+        self.fields["user_policy_name"].initial = f"xacct-assume-{role_name}"[:128]
+        managed = trusted_account is not None and trusted_account.is_managed
+        if principal_arn:
+            # The trust names one principal: that principal is the grantee.
+            self.grantee_type, name = principal_arn.split(":", 5)[5].split("/", 1)
+            self.fields["grantee_name"].initial = name.rsplit("/", 1)[-1]
+            self.fields["grantee_name"].disabled = True
+            if self.grantee_type == GranteeType.ROLE:
+                self.fields["grantee_name"].label = "Grantee IAM role"
+                self.fields["user_policy_name"].label = "Role policy name"
+        else:
+            self.grantee_type = GranteeType.USER
+            if managed:
+                assert trusted_account is not None
+                try:
+                    users = lookup.user_names(trusted_account)
+                except aws.AwsError as exc:
+                    self.user_error = _aws_error_text(exc, f"list the users in {trusted_account}")
+                else:
+                    self.fields["grantee_name"] = forms.ChoiceField(
+                        label="Grantee IAM user",
+                        choices=[("", "Choose a user"), *((u, u) for u in users)],
+                        help_text=f"IAM users in {trusted_account}, read live.",
+                    )
+            else:
+                self.fields[
+                    "grantee_name"
+                ].help_text = (
+                    "Optional: the user the external administrator will attach the policy to."
+                )
+        self.is_managed = managed
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.is_managed and not self.principal_arn:
+            if self.user_error:
+                raise forms.ValidationError(self.user_error)
+            if not data.get("grantee_name") and "grantee_name" not in self.errors:
+                self.add_error("grantee_name", "Choose the IAM user who may assume the role.")
+        data["grantee_type"] = self.grantee_type
+        return data
+
+
+class ReviewStepForm(forms.Form):
+    """Step 5: nothing to type; the documents must fit IAM's quotas."""
+
+    def __init__(self, *args: Any, draft: Grant | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.draft = draft
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.draft is not None:
+            errors = grant_size_errors(self.draft)
+            if errors:
+                raise forms.ValidationError(errors)
+        return data
 
 
 class AuditFilterForm(forms.Form):

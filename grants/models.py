@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from . import aws
@@ -130,10 +131,164 @@ class AwsAccount(models.Model):
         )
 
 
+class GrantStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PROVISIONING = "provisioning", "Provisioning"
+    ACTIVE = "active", "Active"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+    @property
+    def colour(self) -> str:
+        """Bootstrap colour of the status badge."""
+        return _STATUS_COLOURS[self]
+
+
+_STATUS_COLOURS = {
+    GrantStatus.DRAFT: "secondary",
+    GrantStatus.PROVISIONING: "info",
+    GrantStatus.ACTIVE: "success",
+    GrantStatus.PARTIAL: "warning",
+    GrantStatus.FAILED: "danger",
+    GrantStatus.REVOKED: "dark",
+    GrantStatus.EXPIRED: "dark",
+}
+
+
+class TrustScope(models.TextChoices):
+    ACCOUNT = "account", "The whole trusted account"
+    PRINCIPAL = "principal", "One IAM user or role there"
+
+
+class GranteeType(models.TextChoices):
+    USER = "user", "IAM user"
+    ROLE = "role", "IAM role"
+
+
+class PermissionSet(models.TextChoices):
+    SQS_FULL = "sqs_full", "SQS full access (AmazonSQSFullAccess)"
+    SQS_READ_ONLY = "sqs_read_only", "SQS read-only (AmazonSQSReadOnlyAccess)"
+    QUEUES = "queues", "Specific queues (least-privilege inline policy)"
+    CUSTOM = "custom", "Custom managed policy ARNs"
+
+
+class Grant(models.Model):
+    """One cross-account access grant: the role in the trusting account and the
+    policy that lets the grantee in the trusted account assume it.
+
+    The documents are stored exactly as reviewed and sent to AWS.
+    """
+
+    trusting_account = models.ForeignKey(
+        AwsAccount, on_delete=models.PROTECT, related_name="grants_given"
+    )
+    role_name = models.CharField(max_length=64, validators=[iam_name_validator])
+    role_path = models.CharField(max_length=512, default="/")
+    role_description = models.CharField(max_length=1000, blank=True)
+    max_session_duration = models.PositiveIntegerField(default=3600)
+    region = models.CharField(max_length=32, validators=[region_validator])
+
+    trusted_account = models.ForeignKey(
+        AwsAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="grants_received",
+        help_text="Set when the trusted account is registered in the portal.",
+    )
+    trusted_aws_account_id = models.CharField(
+        "trusted account ID", max_length=12, validators=[account_id_validator]
+    )
+    trust_scope = models.CharField(max_length=16, choices=TrustScope, default=TrustScope.ACCOUNT)
+    trusted_principal_arn = models.CharField("trusted principal ARN", max_length=2048)
+    external_id = models.CharField(
+        "external ID", max_length=1224, blank=True, validators=[external_id_validator]
+    )
+    require_mfa = models.BooleanField("require MFA", default=False)
+
+    permission_set = models.CharField(max_length=16, choices=PermissionSet)
+    managed_policy_arns = models.JSONField(default=list, blank=True)
+    inline_policy_name = models.CharField(max_length=128, blank=True)
+
+    grantee_type = models.CharField(max_length=8, choices=GranteeType, default=GranteeType.USER)
+    grantee_name = models.CharField(max_length=64, blank=True)
+    user_policy_name = models.CharField(max_length=128)
+
+    trust_policy = models.JSONField()
+    inline_policy = models.JSONField(null=True, blank=True)
+    user_policy = models.JSONField()
+
+    status = models.CharField(max_length=16, choices=GrantStatus, default=GrantStatus.DRAFT)
+    role_arn = models.CharField("role ARN", max_length=2048, blank=True)
+    last_error = models.JSONField(null=True, blank=True)
+    # The AWS calls that succeeded and are still in place (for retry and undo).
+    applied_steps = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # One wizard run creates at most one grant, however often it is submitted.
+    request_token = models.UUIDField(unique=True, null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("role_name"),
+                "trusting_account",
+                condition=~models.Q(status__in=["failed", "revoked", "expired"]),
+                name="unique_live_role_name_per_account",
+                violation_error_message=(
+                    "The portal already manages a role of this name (ignoring case) "
+                    "in the trusting account."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_name} in {self.trusting_account.name} → {self.trusted_aws_account_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("grant_detail", args=[self.pk])
+
+    @property
+    def status_colour(self) -> str:
+        return GrantStatus(self.status).colour
+
+    @property
+    def planned_role_arn(self) -> str:
+        return self.role_arn or (
+            f"arn:{self.trusting_account.partition}:iam::{self.trusting_account.account_id}"
+            f":role{self.role_path}{self.role_name}"
+        )
+
+    @property
+    def trusted_is_managed(self) -> bool:
+        return self.trusted_account is not None and self.trusted_account.is_managed
+
+    @property
+    def last_error_detail(self) -> aws.AwsErrorDetail | None:
+        return aws.AwsErrorDetail.from_dict(self.last_error) if self.last_error else None
+
+
 class AuditAction(models.TextChoices):
     ACCOUNT_CREATE = "account.create", "Account registered"
     ACCOUNT_UPDATE = "account.update", "Account edited"
     ACCOUNT_CHECK = "account.check", "Connection checked"
+    GRANT_PROVISION = "grant.provision", "Grant provisioned"
+    ROLE_CREATE = "iam.CreateRole", "iam:CreateRole"
+    ROLE_DELETE = "iam.DeleteRole", "iam:DeleteRole"
+    ROLE_POLICY_ATTACH = "iam.AttachRolePolicy", "iam:AttachRolePolicy"
+    ROLE_POLICY_DETACH = "iam.DetachRolePolicy", "iam:DetachRolePolicy"
+    ROLE_POLICY_PUT = "iam.PutRolePolicy", "iam:PutRolePolicy"
+    ROLE_POLICY_DELETE = "iam.DeleteRolePolicy", "iam:DeleteRolePolicy"
+    USER_POLICY_PUT = "iam.PutUserPolicy", "iam:PutUserPolicy"
+    USER_POLICY_DELETE = "iam.DeleteUserPolicy", "iam:DeleteUserPolicy"
 
 
 class AuditOutcome(models.TextChoices):
@@ -152,6 +307,9 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=32, choices=AuditAction)
     account = models.ForeignKey(
         AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    grant = models.ForeignKey(
+        Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
     )
     target_arn = models.CharField("target ARN", max_length=2048, blank=True)
     outcome = models.CharField(max_length=8, choices=AuditOutcome)

@@ -9,5 +9,9 @@ urlpatterns = [
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
     path("accounts/<int:pk>/edit/", views.account_edit, name="account_edit"),
     path("accounts/<int:pk>/check/", views.account_check, name="account_check"),
+    path("grants/", views.grant_list, name="grant_list"),
+    path("grants/new/", views.grant_create, name="grant_create"),
+    path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),
+    path("grants/<int:pk>/retry/", views.grant_retry, name="grant_retry"),
     path("audit/", views.audit_list, name="audit_list"),
 ]

@@ -12,6 +12,24 @@ from .core import (
     reset,
 )
 from .errors import AwsError, AwsErrorDetail
+from .operations import (
+    RoleInfo,
+    queue_names,
+    role_attached_policy_arns,
+    role_create,
+    role_delete,
+    role_get,
+    role_inline_policy,
+    role_names,
+    role_policy_attach,
+    role_policy_delete,
+    role_policy_detach,
+    role_policy_put,
+    user_names,
+    user_policy,
+    user_policy_delete,
+    user_policy_put,
+)
 
 __all__ = [
     "DEFAULT_CHAIN",
@@ -22,7 +40,23 @@ __all__ = [
     "AwsError",
     "AwsErrorDetail",
     "CallerIdentity",
+    "RoleInfo",
     "caller_identity",
     "gateway",
+    "queue_names",
     "reset",
+    "role_attached_policy_arns",
+    "role_create",
+    "role_delete",
+    "role_get",
+    "role_inline_policy",
+    "role_names",
+    "role_policy_attach",
+    "role_policy_delete",
+    "role_policy_detach",
+    "role_policy_put",
+    "user_names",
+    "user_policy",
+    "user_policy_delete",
+    "user_policy_put",
 ]

@@ -1,0 +1,195 @@
+"""One function per AWS capability the portal uses; each raises only AwsError."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .core import AccountAccess, call, paginate
+from .errors import AwsError
+
+
+def _request_id(response: dict[str, Any]) -> str:
+    metadata = response.get("ResponseMetadata", {})
+    headers = metadata.get("HTTPHeaders") or {}
+    return str(metadata.get("RequestId") or headers.get("x-amzn-requestid") or "")
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    name: str
+    arn: str
+    path: str
+    trust_policy: dict
+    max_session_duration: int
+    tags: dict[str, str]
+
+
+# --- IAM roles -----------------------------------------------------------------
+
+
+def role_names(access: AccountAccess) -> list[str]:
+    return [role["RoleName"] for role in paginate(access, "iam", "list_roles", "Roles")]
+
+
+def role_get(access: AccountAccess, name: str) -> RoleInfo | None:
+    """The role, or None when it does not exist (every other failure raises)."""
+    try:
+        role = call(access, "iam", "get_role", RoleName=name)["Role"]
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    document = role.get("AssumeRolePolicyDocument") or {}
+    if isinstance(document, str):
+        document = json.loads(document)
+    return RoleInfo(
+        name=role["RoleName"],
+        arn=role["Arn"],
+        path=role.get("Path", "/"),
+        trust_policy=document,
+        max_session_duration=role.get("MaxSessionDuration", 3600),
+        tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+    )
+
+
+def role_create(
+    access: AccountAccess,
+    *,
+    name: str,
+    path: str,
+    trust_policy: str,
+    description: str,
+    max_session_duration: int,
+    tags: dict[str, str],
+) -> tuple[str, str]:
+    """Create the role; return its ARN and the request ID."""
+    response = call(
+        access,
+        "iam",
+        "create_role",
+        RoleName=name,
+        Path=path,
+        AssumeRolePolicyDocument=trust_policy,
+        Description=description,
+        MaxSessionDuration=max_session_duration,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+    return response["Role"]["Arn"], _request_id(response)
+
+
+def role_delete(access: AccountAccess, *, name: str) -> str:
+    return _request_id(call(access, "iam", "delete_role", RoleName=name))
+
+
+def role_policy_attach(access: AccountAccess, *, role_name: str, policy_arn: str) -> str:
+    return _request_id(
+        call(access, "iam", "attach_role_policy", RoleName=role_name, PolicyArn=policy_arn)
+    )
+
+
+def role_policy_detach(access: AccountAccess, *, role_name: str, policy_arn: str) -> str:
+    return _request_id(
+        call(access, "iam", "detach_role_policy", RoleName=role_name, PolicyArn=policy_arn)
+    )
+
+
+def role_policy_put(
+    access: AccountAccess, *, role_name: str, policy_name: str, document: str
+) -> str:
+    return _request_id(
+        call(
+            access,
+            "iam",
+            "put_role_policy",
+            RoleName=role_name,
+            PolicyName=policy_name,
+            PolicyDocument=document,
+        )
+    )
+
+
+def role_policy_delete(access: AccountAccess, *, role_name: str, policy_name: str) -> str:
+    return _request_id(
+        call(access, "iam", "delete_role_policy", RoleName=role_name, PolicyName=policy_name)
+    )
+
+
+def role_attached_policy_arns(access: AccountAccess, *, role_name: str) -> list[str]:
+    return [
+        policy["PolicyArn"]
+        for policy in paginate(
+            access, "iam", "list_attached_role_policies", "AttachedPolicies", RoleName=role_name
+        )
+    ]
+
+
+def role_inline_policy(access: AccountAccess, *, role_name: str, policy_name: str) -> dict | None:
+    try:
+        response = call(
+            access, "iam", "get_role_policy", RoleName=role_name, PolicyName=policy_name
+        )
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return _document(response["PolicyDocument"])
+
+
+# --- IAM users -----------------------------------------------------------------
+
+
+def user_names(access: AccountAccess) -> list[str]:
+    return [user["UserName"] for user in paginate(access, "iam", "list_users", "Users")]
+
+
+def user_policy_put(
+    access: AccountAccess, *, user_name: str, policy_name: str, document: str
+) -> str:
+    return _request_id(
+        call(
+            access,
+            "iam",
+            "put_user_policy",
+            UserName=user_name,
+            PolicyName=policy_name,
+            PolicyDocument=document,
+        )
+    )
+
+
+def user_policy_delete(access: AccountAccess, *, user_name: str, policy_name: str) -> str:
+    return _request_id(
+        call(access, "iam", "delete_user_policy", UserName=user_name, PolicyName=policy_name)
+    )
+
+
+def user_policy(access: AccountAccess, *, user_name: str, policy_name: str) -> dict | None:
+    try:
+        response = call(
+            access, "iam", "get_user_policy", UserName=user_name, PolicyName=policy_name
+        )
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return _document(response["PolicyDocument"])
+
+
+def _document(value: Any) -> dict:
+    """IAM returns documents URL-encoded in the wire format; botocore decodes most."""
+    if isinstance(value, dict):
+        return value
+    from urllib.parse import unquote
+
+    return json.loads(unquote(value))
+
+
+# --- SQS -------------------------------------------------------------------------
+
+
+def queue_names(access: AccountAccess, *, region: str) -> list[str]:
+    """Every queue name in the region, all pages."""
+    urls = paginate(access, "sqs", "list_queues", "QueueUrls", region=region, MaxResults=1000)
+    return sorted(url.rstrip("/").rsplit("/", 1)[-1] for url in urls)
