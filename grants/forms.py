@@ -28,21 +28,33 @@ from .validators import (
 
 
 class BootstrapMixin:
-    """Give every widget Bootstrap's class, and mark invalid ones."""
+    """Give every widget Bootstrap's class, and mark invalid ones after validation."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        for name, field in self.fields.items():  # type: ignore[attr-defined]
+        self._style_widgets()
+
+    def _style_widgets(self) -> None:
+        for field in self.fields.values():  # type: ignore[attr-defined]
             widget = field.widget
-            if isinstance(widget, forms.CheckboxInput):
+            if isinstance(
+                widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect
+            ):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select):
                 css = "form-select"
             else:
                 css = "form-control"
-            if self.is_bound and name in self.errors:  # type: ignore[attr-defined]
-                css += " is-invalid"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+            classes = widget.attrs.get("class", "").split()
+            if css not in classes:
+                widget.attrs["class"] = " ".join([*classes, css])
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        for name in self.errors:  # type: ignore[attr-defined]
+            if name in self.fields:  # type: ignore[attr-defined]
+                widget = self.fields[name].widget  # type: ignore[attr-defined]
+                widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
 
 
 class AwsAccountForm(BootstrapMixin, forms.ModelForm):
@@ -403,6 +415,7 @@ class GranteeStepForm(BootstrapMixin, forms.Form):
                     "Optional: the user the external administrator will attach the policy to."
                 )
         self.is_managed = managed
+        self._style_widgets()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

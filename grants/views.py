@@ -302,9 +302,7 @@ class GrantWizard(SessionWizardView):
 
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form=form, **kwargs)
-        context["step_titles"] = [
-            (name, self.step_titles[name]) for name in self.get_form_list()
-        ]
+        context["step_titles"] = [(name, self.step_titles[name]) for name in self.get_form_list()]
         context["step_title"] = self.step_titles[self.steps.current]
         if self.steps.current == "review":
             draft = form.draft

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from moto.iam.models import AWSManagedPolicy, IAMBackend
 
 from grants import aws
 from grants.aws import sandbox
@@ -33,6 +36,45 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         yield
+
+
+SQS_MANAGED_POLICIES = ("AmazonSQSFullAccess", "AmazonSQSReadOnlyAccess")
+
+
+@functools.cache
+def _sqs_managed_policy_data() -> dict[str, dict]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    parsed = json.loads(aws_managed_policies_data)
+    return {name: parsed[name] for name in SQS_MANAGED_POLICIES}
+
+
+def _init_sqs_managed_policies(backend: IAMBackend) -> list[AWSManagedPolicy]:
+    """moto's own SQS managed policies only: loading all ~1,300 costs a second per account."""
+    return [
+        AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
+        for name, data in _sqs_managed_policy_data().items()
+    ]
+
+
+@pytest.fixture
+def aws_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[sandbox.SandboxWorld]:
+    """In-process moto seeded like the sandbox (SQS managed policies loaded), access control off.
+
+    The portal's default chain is the management account's xacct-portal user.
+    """
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(IAMBackend, "_init_aws_policies", _init_sqs_managed_policies)
+    with mock_aws():
+        world = sandbox.seed(None)
+        access_key, secret_key = world.keys[sandbox.PORTAL_PROFILE]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
+        aws.reset()
+        yield world
 
 
 @dataclass

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 REGION = "ap-northeast-1"
@@ -60,17 +60,26 @@ def start_server(*, load_managed_policies: bool = True) -> tuple[object, str]:
     return server, f"http://{host}:{port}"
 
 
-def _session(endpoint_url: str, access_key: str, secret_key: str, token: str | None = None):
-    session = boto3.session.Session(
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        aws_session_token=token,
-        region_name=REGION,
-    )
+def _client_factory(
+    botocore_session: botocore.session.Session,
+    endpoint_url: str | None,
+    access_key: str,
+    secret_key: str,
+    token: str | None = None,
+):
+    """Clients for one identity, all from one botocore session (models load once)."""
     config = Config(retries={"mode": "standard", "total_max_attempts": 2})
 
     def client(service: str):  # type: ignore[no-untyped-def]
-        return session.client(service, endpoint_url=endpoint_url, config=config)
+        return botocore_session.create_client(
+            service,
+            region_name=REGION,
+            endpoint_url=endpoint_url,
+            config=config,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=token,
+        )
 
     return client
 
@@ -84,10 +93,14 @@ def _allow_all() -> str:
     )
 
 
-def seed(endpoint_url: str) -> SandboxWorld:
-    """Create the example world; run while moto's access control is still off."""
-    world = SandboxWorld(endpoint_url=endpoint_url)
-    management = _session(endpoint_url, "sandbox-seed", "sandbox-seed")
+def seed(endpoint_url: str | None) -> SandboxWorld:
+    """Create the example world; run while moto's access control is still off.
+
+    With no endpoint the calls go to in-process moto (`mock_aws`), as in tests.
+    """
+    world = SandboxWorld(endpoint_url=endpoint_url or "")
+    botocore_session = botocore.session.Session()
+    management = _client_factory(botocore_session, endpoint_url, "sandbox-seed", "sandbox-seed")
     iam = management("iam")
 
     iam.create_user(UserName=PORTAL_USER)
@@ -130,8 +143,12 @@ def seed(endpoint_url: str) -> SandboxWorld:
             RoleArn=f"arn:aws:iam::{account.account_id}:role/{HUB_ROLE_NAME}",
             RoleSessionName="sandbox-seed",
         )["Credentials"]
-        inside = _session(
-            endpoint_url, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+        inside = _client_factory(
+            botocore_session,
+            endpoint_url,
+            creds["AccessKeyId"],
+            creds["SecretAccessKey"],
+            creds["SessionToken"],
         )
         account_iam = inside("iam")
         account_iam.create_role(RoleName=HUB_ROLE_NAME, AssumeRolePolicyDocument=hub_trust)
