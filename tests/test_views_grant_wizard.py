@@ -199,3 +199,34 @@ def test_a_generated_external_id_reaches_the_review(user_client, aws_world, piyo
     external_id = response.context["draft"].external_id
     assert external_id.startswith("xacct-")
     assert len(external_id) > 20
+
+
+def test_a_failed_provisioning_shows_the_aws_error_and_leaves_nothing(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from .test_services_grants import inject_failure
+
+    inject_failure("PutUserPolicy", code="LimitExceeded")  # before any client exists
+    walk_to_review(user_client, piyo, hoge)
+    response = step(user_client, "review", {})
+    grant = Grant.objects.get()
+    page = user_client.get(response.url).content.decode()
+    assert grant.status == GrantStatus.FAILED
+    for detail in ("iam:PutUserPolicy", "injected LimitExceeded", "LimitExceeded", "409", "inj-1"):
+        assert detail in page
+    assert "everything was rolled back" in page
+    assert aws.role_get(piyo.access(), "piyo-sqs") is None
+
+
+def test_retry_after_a_failure_completes_the_grant(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from .test_services_grants import inject_failure
+
+    inject_failure("AttachRolePolicy")
+    walk_to_review(user_client, piyo, hoge)
+    step(user_client, "review", {})
+    grant = Grant.objects.get()
+    aws.reset()
+    response = user_client.post(reverse("grant_retry", args=[grant.pk]), follow=True)
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.ACTIVE
+    assert "Created arn:aws:iam::111122223333:role/piyo-sqs" in response.content.decode()

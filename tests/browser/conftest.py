@@ -27,6 +27,7 @@ class RunningPortal:
     username: str
     password: str
     output: Path
+    state_dir: Path
 
 
 def free_port() -> int:
@@ -81,7 +82,13 @@ def running_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             if time.monotonic() > deadline:
                 pytest.fail(f"the portal did not answer within 90 s:\n{output.read_text()}")
             time.sleep(0.3)
-        yield RunningPortal(url=url, username="admin", password=password, output=output)
+        yield RunningPortal(
+            url=url,
+            username="admin",
+            password=password,
+            output=output,
+            state_dir=tmp_path / "state",
+        )
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
