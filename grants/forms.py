@@ -22,6 +22,7 @@ from .validators import (
     managed_policy_arn_validator,
     policy_name_validator,
     principal_arn_validator,
+    profile_name_validator,
     region_validator,
     role_path_validator,
 )
@@ -369,6 +370,16 @@ class GranteeStepForm(BootstrapMixin, forms.Form):
     )
     user_policy_name = forms.CharField(
         label="User policy name", max_length=128, validators=[policy_name_validator]
+    )
+    grantee_profile = forms.CharField(
+        label="Grantee's local AWS profile (optional)",
+        max_length=128,
+        required=False,
+        validators=[profile_name_validator],
+        help_text=(
+            "A profile on the portal host with the grantee's own credentials (in the sandbox: "
+            "hoge-app). Test access then assumes the role as the grantee."
+        ),
     )
 
     def __init__(

@@ -135,6 +135,7 @@ class GrantStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PROVISIONING = "provisioning", "Provisioning"
     ACTIVE = "active", "Active"
+    FAILING = "failing", "Failing verification"
     PARTIAL = "partial", "Partial"
     FAILED = "failed", "Failed"
     REVOKED = "revoked", "Revoked"
@@ -150,6 +151,7 @@ _STATUS_COLOURS = {
     GrantStatus.DRAFT: "secondary",
     GrantStatus.PROVISIONING: "info",
     GrantStatus.ACTIVE: "success",
+    GrantStatus.FAILING: "danger",
     GrantStatus.PARTIAL: "warning",
     GrantStatus.FAILED: "danger",
     GrantStatus.REVOKED: "dark",
@@ -215,6 +217,16 @@ class Grant(models.Model):
     grantee_type = models.CharField(max_length=8, choices=GranteeType, default=GranteeType.USER)
     grantee_name = models.CharField(max_length=64, blank=True)
     user_policy_name = models.CharField(max_length=128)
+    grantee_profile = models.CharField(
+        "grantee's local AWS profile",
+        max_length=128,
+        blank=True,
+        validators=[profile_name_validator],
+        help_text=(
+            "A profile on the portal host holding the grantee's own credentials: Test access "
+            "then assumes the role as the grantee. Empty: as the portal in the trusted account."
+        ),
+    )
 
     trust_policy = models.JSONField()
     inline_policy = models.JSONField(null=True, blank=True)
@@ -226,6 +238,9 @@ class Grant(models.Model):
     # The AWS calls that succeeded and are still in place (for retry and undo).
     applied_steps = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The outcome of the last Test access, kept here for the list page.
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_verification_ok = models.BooleanField(null=True, blank=True)
     # One wizard run creates at most one grant, however often it is submitted.
     request_token = models.UUIDField(unique=True, null=True, blank=True, editable=False)
 
@@ -281,6 +296,7 @@ class AuditAction(models.TextChoices):
     ACCOUNT_UPDATE = "account.update", "Account edited"
     ACCOUNT_CHECK = "account.check", "Connection checked"
     GRANT_PROVISION = "grant.provision", "Grant provisioned"
+    GRANT_VERIFY = "grant.verify", "Access tested"
     ROLE_CREATE = "iam.CreateRole", "iam:CreateRole"
     ROLE_DELETE = "iam.DeleteRole", "iam:DeleteRole"
     ROLE_POLICY_ATTACH = "iam.AttachRolePolicy", "iam:AttachRolePolicy"
@@ -322,3 +338,69 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
+
+
+class VerificationBatch(models.Model):
+    """Several grants verified together; progress is the count of their verifications."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    grant_ids = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} of {len(self.grant_ids)} grants"
+
+    def get_absolute_url(self) -> str:
+        return reverse("verification_batch", args=[self.pk])
+
+
+class VerificationOutcome(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
+class Verification(models.Model):
+    """One Test access run: the ordered steps, their results and the evidence.
+
+    Temporary credentials are never kept: only the assumed-role ARN.
+    """
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="verifications")
+    batch = models.ForeignKey(
+        VerificationBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="verifications",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150)
+    started_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=8, choices=VerificationOutcome)
+    acted_as = models.CharField(max_length=512, blank=True)
+    steps = models.JSONField(default=list)
+    queue_urls = models.JSONField(default=list)
+    assumed_role_arn = models.CharField(max_length=2048, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.grant} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == VerificationOutcome.PASSED
+
+    @property
+    def failed_step(self) -> dict | None:
+        return next((s for s in self.steps if s.get("status") == "fail"), None)

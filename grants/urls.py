@@ -13,5 +13,8 @@ urlpatterns = [
     path("grants/new/", views.grant_create, name="grant_create"),
     path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),
     path("grants/<int:pk>/retry/", views.grant_retry, name="grant_retry"),
+    path("grants/<int:pk>/verify/", views.grant_verify, name="grant_verify"),
+    path("grants/verify/", views.grants_verify_bulk, name="grants_verify_bulk"),
+    path("verifications/batch/<int:pk>/", views.verification_batch, name="verification_batch"),
     path("audit/", views.audit_list, name="audit_list"),
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from formtools.wizard.views import SessionWizardView
 
@@ -32,6 +34,8 @@ from .models import (
     AwsAccount,
     Grant,
     GrantStatus,
+    Verification,
+    VerificationBatch,
 )
 from .selectors import LiveLookup
 
@@ -39,14 +43,28 @@ PAGE_SIZE = 25
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
+    live = Grant.objects.filter(status__in=VERIFIABLE)
+    soon = timezone.now() + timedelta(days=7)
+    counts = live.aggregate(
+        active=Count("pk", filter=Q(status=GrantStatus.ACTIVE)),
+        failing=Count("pk", filter=Q(status=GrantStatus.FAILING) | Q(last_verification_ok=False)),
+        unverified=Count("pk", filter=Q(last_verified_at__isnull=True)),
+        expiring=Count("pk", filter=Q(expires_at__lte=soon)),
+    )
     accounts = AwsAccount.objects.all()
     return render(
         request,
         "grants/dashboard.html",
         {
+            "counts": counts,
+            "expiring": live.filter(expires_at__lte=soon)
+            .select_related("trusting_account")
+            .order_by("expires_at")[:10],
             "account_count": accounts.count(),
             "failing_accounts": accounts.filter(last_check_ok=False),
-            "unchecked_count": accounts.filter(last_check_ok__isnull=True).count(),
+            "recent_verifications": Verification.objects.select_related(
+                "grant", "grant__trusting_account"
+            )[:10],
             "recent_events": AuditEvent.objects.select_related("account")[:10],
         },
     )
@@ -139,16 +157,50 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 # --- grants ----------------------------------------------------------------------
 
 
+GRANT_SORTS = {
+    "newest": "-created_at",
+    "oldest": "created_at",
+    "role": "role_name",
+    "status": "status",
+    "expiry": "expires_at",
+    "verified": "-last_verified_at",
+}
+
+
 def grant_list(request: HttpRequest) -> HttpResponse:
     grants = Grant.objects.select_related("trusting_account", "trusted_account")
     status = request.GET.get("status", "")
     if status in GrantStatus.values:
         grants = grants.filter(status=status)
+    account = request.GET.get("account", "")
+    if account.isdigit():
+        grants = grants.filter(Q(trusting_account_id=account) | Q(trusted_account_id=account))
+    query = request.GET.get("q", "").strip()
+    if query:
+        grants = grants.filter(
+            Q(role_name__icontains=query)
+            | Q(role_arn__icontains=query)
+            | Q(grantee_name__icontains=query)
+            | Q(trusted_aws_account_id__contains=query)
+            | Q(trusting_account__name__icontains=query)
+        )
+    sort = request.GET.get("sort", "newest")
+    grants = grants.order_by(GRANT_SORTS.get(sort, "-created_at"), "-pk")
     page = Paginator(grants, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "grants/grant_list.html",
-        {"page": page, "status": status, "statuses": GrantStatus.choices},
+        {
+            "page": page,
+            "status": status,
+            "statuses": GrantStatus.choices,
+            "account": account,
+            "accounts": AwsAccount.objects.only("pk", "name", "account_id"),
+            "query": query,
+            "sort": sort,
+            "sorts": list(GRANT_SORTS),
+            "filtered": bool(status or account or query),
+        },
     )
 
 
@@ -163,9 +215,69 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "grant": grant,
             "documents": _documents(grant),
             "events": grant.audit_events.select_related("account")[:50],
+            "verifications": grant.verifications.all()[:20],
             "can_retry": grant.status in (GrantStatus.FAILED, GrantStatus.PARTIAL),
+            "can_verify": grant.status in VERIFIABLE,
         },
     )
+
+
+VERIFIABLE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
+
+
+@require_POST
+def grant_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
+    if grant.status not in VERIFIABLE:
+        messages.warning(
+            request, f"A {grant.get_status_display().lower()} grant has nothing to test."
+        )
+        return redirect(grant)
+    verification = services.grant_verify(grant=grant, actor=request.user)
+    if request.headers.get("HX-Request"):
+        template = (
+            "grants/includes/grant_row.html"
+            if request.GET.get("compact")
+            else "grants/includes/verification.html"
+        )
+        return render(request, template, {"grant": grant, "verification": verification})
+    if verification.passed:
+        messages.success(request, f"Test access passed: {len(verification.queue_urls)} queue(s).")
+    else:
+        messages.error(request, f"Test access failed: {verification.failed_step['summary']}")
+    return redirect(grant.get_absolute_url() + "#verification")
+
+
+@require_POST
+def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
+    grants = Grant.objects.select_related("trusting_account", "trusted_account").filter(
+        status__in=VERIFIABLE
+    )
+    if "all" not in request.POST:
+        ids = [i for i in request.POST.getlist("grant") if i.isdigit()]
+        grants = grants.filter(pk__in=ids)
+    grants = list(grants)
+    if not grants:
+        messages.warning(request, "Select at least one active grant to verify.")
+        return redirect("grant_list")
+    batch = services.verification_batch_start(grants=grants, actor=request.user)
+    return redirect(batch)
+
+
+def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(VerificationBatch, pk=pk)
+    verifications = batch.verifications.select_related("grant", "grant__trusting_account")
+    context = {
+        "batch": batch,
+        "verifications": verifications,
+        "done": len(verifications),
+        "total": len(batch.grant_ids),
+        "failed": sum(1 for v in verifications if not v.passed),
+    }
+    context["percent"] = int(100 * context["done"] / context["total"]) if context["total"] else 100
+    if request.headers.get("HX-Request"):
+        return render(request, "grants/includes/batch_progress.html", context)
+    return render(request, "grants/verification_batch.html", context)
 
 
 @require_POST
@@ -297,6 +409,7 @@ class GrantWizard(SessionWizardView):
             grantee_type=grantee["grantee_type"],
             grantee_name=grantee["grantee_name"],
             user_policy_name=grantee["user_policy_name"],
+            grantee_profile=grantee["grantee_profile"],
             created_by=self.request.user,  # type: ignore[arg-type]
         )
 

@@ -17,6 +17,19 @@ from grants.aws import sandbox
 from grants.models import AccessMethod, AwsAccount
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A file database for tests: verifications write from several threads at once,
+    which SQLite's shared in-memory database refuses ("table is locked")."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("db") / "test.sqlite3"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_gateway(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Every test starts with no cached session, credentials or clients."""
@@ -75,6 +88,23 @@ def aws_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[sandbox.SandboxWorld]
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
         aws.reset()
         yield world
+
+
+@pytest.fixture
+def enforcing(aws_world, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """moto checks identity policies (as the sandbox does); hoge-app has a local profile."""
+    from moto import settings as moto_settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    world = aws_world
+    world.endpoint_url = ""
+    config_path, credentials_path = sandbox.write_aws_files(world, tmp_path / "aws")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_path))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_path))
+    aws.reset()
+    monkeypatch.setattr(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    return world
 
 
 @dataclass

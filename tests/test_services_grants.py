@@ -47,6 +47,8 @@ def draft(piyo: AwsAccount, hoge: AwsAccount | None, **overrides: Any) -> Grant:
         "user_policy_name": f"xacct-assume-{ROLE}",
     }
     fields.update(overrides)
+    if "user_policy_name" not in overrides:
+        fields["user_policy_name"] = f"xacct-assume-{fields['role_name']}"
     grant = services.grant_draft(**fields)
     grant.request_token = uuid.uuid4()
     return grant

@@ -84,6 +84,11 @@ _DEFAULT_DB = (
     / ("sandbox.sqlite3" if env.bool("XACCT_SANDBOX", default=False) else "db.sqlite3")
 )
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{_DEFAULT_DB}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Test access runs verifications in parallel threads: let writers queue, not fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -147,6 +152,15 @@ AWS_SANDBOX = env.bool("XACCT_SANDBOX", default=False)
 AWS_CONNECT_TIMEOUT = env.float("XACCT_AWS_CONNECT_TIMEOUT", default=3.0)
 AWS_READ_TIMEOUT = env.float("XACCT_AWS_READ_TIMEOUT", default=4.0)
 AWS_TOTAL_MAX_ATTEMPTS = env.int("XACCT_AWS_TOTAL_MAX_ATTEMPTS", default=2)
+# Test access: AccessDenied within this many seconds of a grant change is
+# retried (IAM is eventually consistent) for at most the retry budget.
+XACCT_IAM_PROPAGATION_WINDOW_SECONDS = env.int("XACCT_IAM_PROPAGATION_WINDOW_SECONDS", default=120)
+XACCT_VERIFY_PROPAGATION_RETRY_SECONDS = env.float(
+    "XACCT_VERIFY_PROPAGATION_RETRY_SECONDS", default=20.0
+)
+# How many grants "Verify selected" and verify_grants test at once.
+XACCT_VERIFY_CONCURRENCY = env.int("XACCT_VERIFY_CONCURRENCY", default=4)
+XACCT_VERIFY_IN_BACKGROUND = env.bool("XACCT_VERIFY_IN_BACKGROUND", default=True)
 # Visible in the trusting account's CloudTrail; no personal data.
 AWS_ROLE_SESSION_NAME = env.str("XACCT_ROLE_SESSION_NAME", default="xacct-portal")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .core import AccountAccess, call, paginate
-from .errors import AwsError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .core import AccountAccess, call, gateway, paginate
+from .errors import AwsError, error_from_exception
 
 
 def _request_id(response: dict[str, Any]) -> str:
@@ -193,3 +195,96 @@ def queue_names(access: AccountAccess, *, region: str) -> list[str]:
     """Every queue name in the region, all pages."""
     urls = paginate(access, "sqs", "list_queues", "QueueUrls", region=region, MaxResults=1000)
     return sorted(url.rstrip("/").rsplit("/", 1)[-1] for url in urls)
+
+
+# --- reading what IAM holds, for verification ---------------------------------------
+
+
+def role_inline_policies(access: AccountAccess, *, role_name: str) -> dict[str, dict]:
+    names = list(paginate(access, "iam", "list_role_policies", "PolicyNames", RoleName=role_name))
+    return {
+        name: role_inline_policy(access, role_name=role_name, policy_name=name) or {}
+        for name in names
+    }
+
+
+def user_inline_policies(access: AccountAccess, *, user_name: str) -> dict[str, dict]:
+    names = list(paginate(access, "iam", "list_user_policies", "PolicyNames", UserName=user_name))
+    return {
+        name: user_policy(access, user_name=user_name, policy_name=name) or {} for name in names
+    }
+
+
+def user_attached_policy_arns(access: AccountAccess, *, user_name: str) -> list[str]:
+    return [
+        policy["PolicyArn"]
+        for policy in paginate(
+            access, "iam", "list_attached_user_policies", "AttachedPolicies", UserName=user_name
+        )
+    ]
+
+
+def managed_policy_document(access: AccountAccess, *, policy_arn: str) -> dict:
+    """The default version's document of a managed policy."""
+    version = call(access, "iam", "get_policy", PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+    response = call(access, "iam", "get_policy_version", PolicyArn=policy_arn, VersionId=version)
+    return _document(response["PolicyVersion"]["Document"])
+
+
+# --- the seed's program: AssumeRole, then ListQueues ----------------------------------
+
+
+@dataclass(frozen=True)
+class AssumedRole:
+    """Temporary credentials: kept in memory for one verification, never stored."""
+
+    arn: str
+    request_id: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    token: str = field(repr=False)
+
+
+def role_assume(
+    access: AccountAccess,
+    *,
+    role_arn: str,
+    session_name: str,
+    external_id: str = "",
+    duration_seconds: int = 900,
+) -> AssumedRole:
+    """sts:AssumeRole as the identity `access` describes."""
+    params: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name,
+        "DurationSeconds": duration_seconds,
+    }
+    if external_id:
+        params["ExternalId"] = external_id
+    response = call(access, "sts", "assume_role", **params)
+    credentials = response["Credentials"]
+    return AssumedRole(
+        arn=response["AssumedRoleUser"]["Arn"],
+        request_id=_request_id(response),
+        access_key=credentials["AccessKeyId"],
+        secret_key=credentials["SecretAccessKey"],
+        token=credentials["SessionToken"],
+    )
+
+
+def queue_urls_as(assumed: AssumedRole, *, region: str) -> list[str]:
+    """sqs:ListQueues in the region with the assumed role's credentials, all pages."""
+    client = gateway().client_from_keys(
+        "sqs",
+        region,
+        access_key=assumed.access_key,
+        secret_key=assumed.secret_key,
+        token=assumed.token,
+    )
+    urls: list[str] = []
+    try:
+        for page in client.get_paginator("list_queues").paginate(MaxResults=1000):
+            urls.extend(page.get("QueueUrls", []))
+    except (ClientError, BotoCoreError, OSError) as exc:
+        raise error_from_exception(exc, service="sqs", operation="ListQueues") from None
+    return urls

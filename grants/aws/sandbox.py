@@ -200,12 +200,10 @@ def write_aws_files(world: SandboxWorld, directory: Path) -> tuple[Path, Path]:
     config_lines: list[str] = []
     credential_lines: list[str] = []
     for profile, (access_key, secret_key) in world.keys.items():
-        config_lines += [
-            f"[profile {profile}]",
-            f"region = {REGION}",
-            f"endpoint_url = {world.endpoint_url}",
-            "",
-        ]
+        config_lines += [f"[profile {profile}]", f"region = {REGION}"]
+        if world.endpoint_url:
+            config_lines.append(f"endpoint_url = {world.endpoint_url}")
+        config_lines.append("")
         credential_lines += [
             f"[{profile}]",
             f"aws_access_key_id = {access_key}",

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from grants import services
 from grants.aws import sandbox
@@ -70,8 +71,7 @@ class Command(BaseCommand):
         shutil.rmtree(state_dir, ignore_errors=True)
         state_dir.mkdir(parents=True)
 
-        call_command("migrate", interactive=False, verbosity=0)
-        call_command("flush", interactive=False, verbosity=0)
+        self._reset_database()
 
         server, endpoint_url = sandbox.start_server()
         world = sandbox.seed(endpoint_url)
@@ -120,6 +120,18 @@ class Command(BaseCommand):
             pass
         finally:
             server.stop()  # type: ignore[attr-defined]
+
+    def _reset_database(self) -> None:
+        """Portal records start fresh, like the in-memory sandbox."""
+        database = connection.settings_dict
+        if database["ENGINE"] == "django.db.backends.sqlite3" and database["NAME"] != ":memory:":
+            connection.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database['NAME']}{suffix}").unlink(missing_ok=True)
+            call_command("migrate", interactive=False, verbosity=0)
+        else:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("flush", interactive=False, verbosity=0)
 
     def _serve(self, addrport: str, env: dict[str, str]) -> None:
         # A child process: the portal reads the sandbox from its environment,

@@ -1,4 +1,4 @@
-"""What the portal does: plain functions that own the transaction and the audit record."""
+"""Grants: build the documents, plan the calls, provision with rollback."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from . import aws, policies
-from .models import (
+from .. import aws, policies
+from ..models import (
     AuditAction,
-    AuditEvent,
     AuditOutcome,
     AwsAccount,
     Grant,
@@ -24,132 +21,7 @@ from .models import (
     PermissionSet,
     TrustScope,
 )
-
-ACCOUNT_FIELDS = (
-    "account_id",
-    "name",
-    "owner_email",
-    "default_region",
-    "partition",
-    "access_method",
-    "profile_name",
-    "hub_role_name",
-    "hub_external_id",
-)
-
-
-def audit_record(
-    *,
-    actor: AbstractBaseUser | None,
-    action: str,
-    outcome: str = AuditOutcome.SUCCESS,
-    account: AwsAccount | None = None,
-    grant: Grant | None = None,
-    target_arn: str = "",
-    error: aws.AwsErrorDetail | None = None,
-    message: str = "",
-    request_id: str = "",
-) -> AuditEvent:
-    """Append one audit event."""
-    return AuditEvent.objects.create(
-        grant=grant,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_name=actor.get_username() if actor is not None else "system",
-        action=action,
-        outcome=outcome,
-        account=account,
-        target_arn=target_arn,
-        request_id=(error.request_id if error else request_id)[:128],
-        error_code=(error.code or error.client_error)[:128] if error else "",
-        message=error.message if error else message,
-    )
-
-
-@transaction.atomic
-def account_create(*, actor: AbstractBaseUser | None, **fields: Any) -> AwsAccount:
-    """Register an AWS account."""
-    account = AwsAccount(**{name: fields[name] for name in ACCOUNT_FIELDS if name in fields})
-    account.full_clean()
-    account.save()
-    audit_record(
-        actor=actor,
-        action=AuditAction.ACCOUNT_CREATE,
-        account=account,
-        message=f"Registered {account} ({account.get_access_method_display()}).",
-    )
-    return account
-
-
-@transaction.atomic
-def account_update(
-    *, account: AwsAccount, actor: AbstractBaseUser | None, **fields: Any
-) -> AwsAccount:
-    """Change an account's record; a changed access method invalidates the last check."""
-    changed = [
-        name for name in ACCOUNT_FIELDS if name in fields and getattr(account, name) != fields[name]
-    ]
-    for name in changed:
-        setattr(account, name, fields[name])
-    if not changed:
-        return account
-    account.last_checked_at = None
-    account.last_check_ok = None
-    account.last_check_arn = ""
-    account.last_check_error = None
-    account.full_clean()
-    account.save()
-    audit_record(
-        actor=actor,
-        action=AuditAction.ACCOUNT_UPDATE,
-        account=account,
-        message="Changed " + ", ".join(changed) + ".",
-    )
-    return account
-
-
-def account_check(*, account: AwsAccount, actor: AbstractBaseUser | None) -> AwsAccount:
-    """Call sts:GetCallerIdentity the way the portal acts in the account; save the outcome."""
-    identity: aws.CallerIdentity | None = None
-    error: aws.AwsErrorDetail | None = None
-    try:
-        identity = aws.caller_identity(account.access())
-    except aws.AwsError as exc:
-        error = exc.detail
-    if identity is not None and identity.account_id != account.account_id:
-        error = aws.AwsErrorDetail(
-            service="sts",
-            operation="GetCallerIdentity",
-            message=(
-                f"The credentials act in account {identity.account_id} ({identity.arn}), "
-                f"not in {account.account_id}."
-            ),
-            client_error="WrongAccount",
-        )
-    with transaction.atomic():
-        account.last_checked_at = timezone.now()
-        account.last_check_ok = error is None
-        account.last_check_arn = identity.arn if identity is not None else ""
-        account.last_check_error = error.as_dict() if error else None
-        account.save(
-            update_fields=[
-                "last_checked_at",
-                "last_check_ok",
-                "last_check_arn",
-                "last_check_error",
-                "updated_at",
-            ]
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.ACCOUNT_CHECK,
-            outcome=AuditOutcome.SUCCESS if error is None else AuditOutcome.FAILURE,
-            account=account,
-            target_arn=identity.arn if identity is not None else "",
-            error=error,
-            message=f"Acting as {identity.arn}." if error is None and identity else "",
-        )
-    return account
-
+from .audit import audit_record
 
 # --- grants ----------------------------------------------------------------------
 
@@ -175,6 +47,7 @@ def grant_draft(
     grantee_type: str,
     grantee_name: str,
     user_policy_name: str,
+    grantee_profile: str = "",
     queue_names: list[str] | None = None,
     queue_actions: list[str] | None = None,
     allow_list_queues: bool = True,
@@ -232,6 +105,7 @@ def grant_draft(
         grantee_type=grantee_type,
         grantee_name=grantee_name,
         user_policy_name=user_policy_name,
+        grantee_profile=grantee_profile,
         trust_policy=policies.trust_policy(
             principal_arn=trusted_principal_arn, external_id=external_id, require_mfa=require_mfa
         ),

@@ -1,0 +1,70 @@
+"""Run Test access for many grants at once, for cron; exit status 1 if any failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
+
+from grants import services
+from grants.models import AwsAccount, Grant, GrantStatus
+
+VERIFIABLE = [GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL]
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify grants concurrently and report each result. Exit status 1 when any "
+        "verification failed, 0 when all passed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--failing", action="store_true", help="Only grants whose last verification failed."
+        )
+        parser.add_argument(
+            "--account", help="Only grants given or received by this account (ID or name)."
+        )
+        parser.add_argument("--workers", type=int, help="Verifications at once.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        grants = Grant.objects.select_related("trusting_account", "trusted_account").filter(
+            status__in=VERIFIABLE
+        )
+        if options["failing"]:
+            grants = grants.filter(Q(status=GrantStatus.FAILING) | Q(last_verification_ok=False))
+        if options["account"]:
+            account = AwsAccount.objects.filter(
+                Q(account_id=options["account"]) | Q(name=options["account"])
+            ).first()
+            if account is None:
+                raise CommandError(f"No registered account {options['account']!r}.")
+            grants = grants.filter(Q(trusting_account=account) | Q(trusted_account=account))
+        grants = list(grants.order_by("pk"))
+        if not grants:
+            self.stdout.write("No grants to verify.")
+            return
+        verifications = services.grants_verify(
+            grants=grants, actor=None, workers=options["workers"]
+        )
+        failed = 0
+        for grant, verification in zip(grants, verifications, strict=True):
+            if verification.passed:
+                line = self.style.SUCCESS(
+                    f"PASS  #{grant.pk} {grant.planned_role_arn}: "
+                    f"{len(verification.queue_urls)} queue(s) ({verification.duration_ms} ms)"
+                )
+            else:
+                failed += 1
+                step = verification.failed_step or {}
+                error = step.get("error") or {}
+                code = error.get("code") or error.get("client_error") or ""
+                line = self.style.ERROR(
+                    f"FAIL  #{grant.pk} {grant.planned_role_arn}: {step.get('summary', '')}"
+                    + (f" [{code}]" if code else "")
+                )
+            self.stdout.write(line)
+        self.stdout.write(f"{len(verifications)} verified, {failed} failed.")
+        if failed:
+            raise SystemExit(1)

@@ -1,0 +1,36 @@
+"""What the portal does: plain functions that own the transaction and the audit record."""
+
+from .accounts import ACCOUNT_FIELDS, account_check, account_create, account_update
+from .audit import audit_record
+from .grants import (
+    GRANT_TAG,
+    PORTAL_TAG,
+    GrantBusy,
+    ProvisioningStep,
+    grant_draft,
+    grant_plan,
+    grant_provision,
+    grant_size_errors,
+    grant_warnings,
+)
+from .verification import grant_verify, grants_verify, verification_batch_start
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "GRANT_TAG",
+    "PORTAL_TAG",
+    "GrantBusy",
+    "ProvisioningStep",
+    "account_check",
+    "account_create",
+    "account_update",
+    "audit_record",
+    "grant_draft",
+    "grant_plan",
+    "grant_provision",
+    "grant_size_errors",
+    "grant_verify",
+    "grant_warnings",
+    "grants_verify",
+    "verification_batch_start",
+]

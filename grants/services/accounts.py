@@ -1,0 +1,115 @@
+"""Account registry: register, edit, check the connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .. import aws
+from ..models import (
+    AuditAction,
+    AuditOutcome,
+    AwsAccount,
+)
+from .audit import audit_record
+
+ACCOUNT_FIELDS = (
+    "account_id",
+    "name",
+    "owner_email",
+    "default_region",
+    "partition",
+    "access_method",
+    "profile_name",
+    "hub_role_name",
+    "hub_external_id",
+)
+
+
+@transaction.atomic
+def account_create(*, actor: AbstractBaseUser | None, **fields: Any) -> AwsAccount:
+    """Register an AWS account."""
+    account = AwsAccount(**{name: fields[name] for name in ACCOUNT_FIELDS if name in fields})
+    account.full_clean()
+    account.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.ACCOUNT_CREATE,
+        account=account,
+        message=f"Registered {account} ({account.get_access_method_display()}).",
+    )
+    return account
+
+
+@transaction.atomic
+def account_update(
+    *, account: AwsAccount, actor: AbstractBaseUser | None, **fields: Any
+) -> AwsAccount:
+    """Change an account's record; a changed access method invalidates the last check."""
+    changed = [
+        name for name in ACCOUNT_FIELDS if name in fields and getattr(account, name) != fields[name]
+    ]
+    for name in changed:
+        setattr(account, name, fields[name])
+    if not changed:
+        return account
+    account.last_checked_at = None
+    account.last_check_ok = None
+    account.last_check_arn = ""
+    account.last_check_error = None
+    account.full_clean()
+    account.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.ACCOUNT_UPDATE,
+        account=account,
+        message="Changed " + ", ".join(changed) + ".",
+    )
+    return account
+
+
+def account_check(*, account: AwsAccount, actor: AbstractBaseUser | None) -> AwsAccount:
+    """Call sts:GetCallerIdentity the way the portal acts in the account; save the outcome."""
+    identity: aws.CallerIdentity | None = None
+    error: aws.AwsErrorDetail | None = None
+    try:
+        identity = aws.caller_identity(account.access())
+    except aws.AwsError as exc:
+        error = exc.detail
+    if identity is not None and identity.account_id != account.account_id:
+        error = aws.AwsErrorDetail(
+            service="sts",
+            operation="GetCallerIdentity",
+            message=(
+                f"The credentials act in account {identity.account_id} ({identity.arn}), "
+                f"not in {account.account_id}."
+            ),
+            client_error="WrongAccount",
+        )
+    with transaction.atomic():
+        account.last_checked_at = timezone.now()
+        account.last_check_ok = error is None
+        account.last_check_arn = identity.arn if identity is not None else ""
+        account.last_check_error = error.as_dict() if error else None
+        account.save(
+            update_fields=[
+                "last_checked_at",
+                "last_check_ok",
+                "last_check_arn",
+                "last_check_error",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCOUNT_CHECK,
+            outcome=AuditOutcome.SUCCESS if error is None else AuditOutcome.FAILURE,
+            account=account,
+            target_arn=identity.arn if identity is not None else "",
+            error=error,
+            message=f"Acting as {identity.arn}." if error is None and identity else "",
+        )
+    return account

@@ -1,0 +1,197 @@
+"""Test access over HTTP, the grants list, the dashboard, bulk verification and verify_grants."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from grants import aws, services
+from grants.models import Grant, GrantStatus, Verification
+
+from .test_services_grants import draft
+
+pytestmark = pytest.mark.django_db
+
+
+def provision(piyo, hoge, name: str = "piyo-sqs-for-hoge") -> Grant:  # type: ignore[no-untyped-def]
+    grant = services.grant_provision(grant=draft(piyo, hoge, role_name=name), actor=None)
+    assert grant.status == GrantStatus.ACTIVE
+    return grant
+
+
+def test_test_access_without_javascript_redirects_to_the_result(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    response = user_client.post(reverse("grant_verify", args=[grant.pk]), follow=True)
+    body = response.content.decode()
+    assert "Test access passed: 3 queue(s)." in body
+    for name in ("orders", "notifications", "orders-dlq"):
+        assert f"/111122223333/{name}</code>" in body
+    assert Verification.objects.get().actor == user_client.user
+
+
+def test_test_access_with_htmx_returns_the_panel_in_place(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    response = user_client.post(reverse("grant_verify", args=[grant.pk]), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<section id="verification"')
+    assert "Test access passed" in body
+
+
+def test_test_access_from_a_list_row_returns_the_row(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    url = reverse("grant_verify", args=[grant.pk]) + "?compact=1"
+    body = user_client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert body.lstrip().startswith(f'<tr data-grant="{grant.pk}">')
+    assert "passed" in body
+
+
+def test_a_failure_shows_every_error_detail_and_the_explanation(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    aws.user_policy_delete(
+        hoge.access(), user_name=grant.grantee_name, policy_name=grant.user_policy_name
+    )
+    aws.role_policy_detach(
+        piyo.access(), role_name=grant.role_name, policy_arn=grant.managed_policy_arns[0]
+    )
+    aws.role_delete(piyo.access(), name=grant.role_name)
+    body = user_client.post(reverse("grant_verify", args=[grant.pk]), follow=True).content.decode()
+    assert "Test access failed" in body
+    assert f"The role {grant.role_name} does not exist" in body
+    assert f"The user policy {grant.user_policy_name} is missing." in body
+    assert "Provision the grant again, or revoke it." in body
+
+
+def test_a_failed_provisioning_has_nothing_to_test(user_client, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = draft(piyo, hoge)
+    grant.status = GrantStatus.FAILED
+    grant.save()
+    response = user_client.post(reverse("grant_verify", args=[grant.pk]), follow=True)
+    assert "has nothing to test" in response.content.decode()
+    assert not Verification.objects.exists()
+
+
+def make_grants(piyo, hoge, count: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
+    grants = []
+    for n in range(start, start + count):
+        grant = draft(piyo, hoge, role_name=f"role-{n:04d}")
+        grant.status = GrantStatus.ACTIVE
+        grants.append(grant)
+    Grant.objects.bulk_create(grants)
+
+
+def list_queries(client, **params) -> int:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("grant_list"), params)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_grant_list_runs_a_constant_number_of_queries(user_client, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    make_grants(piyo, hoge, 1)
+    one = list_queries(user_client)
+    make_grants(piyo, hoge, 199, start=1)
+    assert Grant.objects.count() == 200
+    two_hundred = list_queries(user_client)
+    assert one == two_hundred
+    assert list_queries(user_client, page=8) == one
+
+
+def test_the_grant_list_filters_searches_and_sorts(user_client, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    make_grants(piyo, hoge, 3)
+    Grant.objects.filter(role_name="role-0001").update(status=GrantStatus.FAILING)
+    body = user_client.get(reverse("grant_list"), {"status": "failing"}).content.decode()
+    assert "role-0001" in body and "role-0002" not in body
+    body = user_client.get(reverse("grant_list"), {"q": "0002"}).content.decode()
+    assert "role-0002" in body and "role-0001" not in body
+    body = user_client.get(reverse("grant_list"), {"sort": "role"}).content.decode()
+    assert body.index("role-0000") < body.index("role-0002")
+    body = user_client.get(reverse("grant_list"), {"q": "nothing-like-this"}).content.decode()
+    assert "No grant matches these filters." in body
+
+
+def test_the_dashboard_counts_grants(user_client, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_grants(piyo, hoge, 4)
+    Grant.objects.filter(role_name="role-0000").update(
+        status=GrantStatus.FAILING, last_verification_ok=False, last_verified_at=timezone.now()
+    )
+    Grant.objects.filter(role_name="role-0001").update(
+        expires_at=timezone.now() + timedelta(days=2)
+    )
+    response = user_client.get(reverse("dashboard"))
+    assert response.context["counts"] == {"active": 3, "failing": 1, "unverified": 3, "expiring": 1}
+
+
+def test_verify_selected_runs_a_batch_and_shows_each_result(
+    user_client, aws_world, piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.XACCT_VERIFY_IN_BACKGROUND = False
+    settings.XACCT_VERIFY_CONCURRENCY = 1  # threads could not see this test's transaction
+    first, second = provision(piyo, hoge, "one"), provision(piyo, hoge, "two")
+    response = user_client.post(
+        reverse("grants_verify_bulk"), {"grant": [first.pk, second.pk]}, follow=True
+    )
+    body = response.content.decode()
+    assert "Finished: 2 verified, <strong>0 failed</strong>." in body
+    assert Verification.objects.filter(batch__isnull=False).count() == 2
+
+
+def test_verify_selected_needs_a_selection(user_client) -> None:  # type: ignore[no-untyped-def]
+    response = user_client.post(reverse("grants_verify_bulk"), {}, follow=True)
+    assert "Select at least one active grant to verify." in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_grants_verifies_fifty_grants_concurrently(aws_world, piyo, hoge, capsys) -> None:  # type: ignore[no-untyped-def]
+    grants = [provision(piyo, hoge, f"bulk-{n:02d}") for n in range(50)]
+    call_command("verify_grants", "--workers", "4")
+    out = capsys.readouterr().out
+    assert out.count("PASS  #") == 50
+    assert "50 verified, 0 failed." in out
+    assert Verification.objects.filter(outcome="passed").count() == 50
+
+    aws.role_policy_detach(
+        piyo.access(), role_name=grants[7].role_name, policy_arn=grants[7].managed_policy_arns[0]
+    )
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify_grants", "--account", "piyo")
+    assert exited.value.code == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  #{grants[7].pk}" in out
+    assert "50 verified, 1 failed." in out
+
+    with pytest.raises(SystemExit):
+        call_command("verify_grants", "--failing")
+    assert "1 verified, 1 failed." in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_background_batch_reports_progress_until_done(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    grants = [provision(piyo, hoge, f"bg-{n}") for n in range(6)]
+    response = user_client.post(reverse("grants_verify_bulk"), {"all": "1"})
+    batch_url = response.url
+    deadline = time.monotonic() + 60
+    while True:
+        body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
+        if "Finished" in body or time.monotonic() > deadline:
+            break
+        assert 'hx-trigger="every 1s"' in body
+        time.sleep(0.2)
+    assert "Finished: 6 verified, <strong>0 failed</strong>." in body
+    assert 'hx-trigger="every 1s"' not in body
+    assert Verification.objects.count() == len(grants)
