@@ -240,7 +240,8 @@ def grant_verify(request: HttpRequest, pk: int) -> HttpResponse:
             if request.GET.get("compact")
             else "grants/includes/verification.html"
         )
-        return render(request, template, {"grant": grant, "verification": verification})
+        context = {"grant": grant, "verification": verification, "oob": True}
+        return render(request, template, context)
     if verification.passed:
         messages.success(request, f"Test access passed: {len(verification.queue_urls)} queue(s).")
     else:

@@ -67,6 +67,7 @@ def test_test_access_lists_queues_then_explains_a_missing_user_policy(
 
     page.get_by_role("button", name="Test access").click()
     expect(outcome).to_contain_text("Test access failed")
+    expect(page.get_by_test_id("grant-status")).to_have_text("Failing verification")
     assume = page.locator('[data-step="assume"]')
     expect(assume).to_have_attribute("data-status", "fail")
     expect(assume.get_by_test_id("step-error")).to_contain_text("AccessDenied")
