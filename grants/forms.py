@@ -457,5 +457,22 @@ class ReviewStepForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     account = forms.ModelChoiceField(queryset=AwsAccount.objects.all(), required=False)
+    grant = forms.IntegerField(required=False, min_value=1)
+    actor = forms.CharField(required=False, max_length=150)
     action = forms.CharField(required=False)
     outcome = forms.CharField(required=False)
+
+
+class GrantExpiryForm(BootstrapMixin, forms.Form):
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Empty: never. expire_grants revokes the grant after this time.",
+    )
+
+    def clean_expires_at(self) -> datetime | None:
+        value = self.cleaned_data["expires_at"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value

@@ -238,6 +238,8 @@ class Grant(models.Model):
     # The AWS calls that succeeded and are still in place (for retry and undo).
     applied_steps = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Set when an administrator asked to revoke; a failed revoke can be retried.
+    revoke_requested_at = models.DateTimeField(null=True, blank=True)
     # The outcome of the last Test access, kept here for the list page.
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_verification_ok = models.BooleanField(null=True, blank=True)
@@ -297,6 +299,9 @@ class AuditAction(models.TextChoices):
     ACCOUNT_CHECK = "account.check", "Connection checked"
     GRANT_PROVISION = "grant.provision", "Grant provisioned"
     GRANT_VERIFY = "grant.verify", "Access tested"
+    GRANT_REVOKE = "grant.revoke", "Grant revoked"
+    GRANT_EXPIRE = "grant.expire", "Grant expired"
+    GRANT_UPDATE = "grant.update", "Grant edited"
     ROLE_CREATE = "iam.CreateRole", "iam:CreateRole"
     ROLE_DELETE = "iam.DeleteRole", "iam:DeleteRole"
     ROLE_POLICY_ATTACH = "iam.AttachRolePolicy", "iam:AttachRolePolicy"

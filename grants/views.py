@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,17 +11,18 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from formtools.wizard.views import SessionWizardView
 
-from . import policies, services
+from . import handoff, policies, services
 from .forms import (
     AuditFilterForm,
     AwsAccountForm,
     GranteeStepForm,
+    GrantExpiryForm,
     PermissionsStepForm,
     ReviewStepForm,
     RoleStepForm,
@@ -130,17 +132,41 @@ def account_check(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(account)
 
 
+AUDIT_CSV_COLUMNS = [
+    "created_at",
+    "actor_name",
+    "action",
+    "outcome",
+    "account",
+    "grant",
+    "target_arn",
+    "request_id",
+    "error_code",
+    "message",
+]
+
+
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.select_related("account")
+    events = AuditEvent.objects.select_related("account", "grant")
     if form.is_valid():
-        if form.cleaned_data["account"]:
-            events = events.filter(account=form.cleaned_data["account"])
-        if form.cleaned_data["action"]:
-            events = events.filter(action=form.cleaned_data["action"])
-        if form.cleaned_data["outcome"]:
-            events = events.filter(outcome=form.cleaned_data["outcome"])
+        data = form.cleaned_data
+        if data["account"]:
+            events = events.filter(account=data["account"])
+        if data["grant"]:
+            events = events.filter(grant_id=data["grant"])
+        if data["actor"]:
+            events = events.filter(actor_name__iexact=data["actor"])
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        if data["outcome"]:
+            events = events.filter(outcome=data["outcome"])
+    if request.GET.get("format") == "csv":
+        return _audit_csv(events)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    export = request.GET.copy()
+    export["format"] = "csv"
+    export.pop("page", None)
     return render(
         request,
         "grants/audit_list.html",
@@ -150,8 +176,42 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "actions": AuditAction.choices,
             "outcomes": AuditOutcome.choices,
             "accounts": AwsAccount.objects.only("pk", "name", "account_id"),
+            "export_query": export.urlencode(),
         },
     )
+
+
+def _audit_csv(events: Any) -> StreamingHttpResponse:
+    """Every matching event, streamed, oldest first."""
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def rows() -> Any:
+        yield writer.writerow(AUDIT_CSV_COLUMNS)
+        for event in events.order_by("created_at", "pk").iterator(chunk_size=500):
+            yield writer.writerow(
+                [
+                    event.created_at.isoformat(),
+                    event.actor_name,
+                    event.action,
+                    event.outcome,
+                    event.account.account_id if event.account else "",
+                    event.grant_id or "",
+                    event.target_arn,
+                    event.request_id,
+                    event.error_code,
+                    # Neutralise spreadsheet formulas in free text.
+                    ("'" + event.message) if event.message[:1] in "=+-@" else event.message,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="xacct-audit.csv"'
+    return response
 
 
 # --- grants ----------------------------------------------------------------------
@@ -216,19 +276,68 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "documents": _documents(grant),
             "events": grant.audit_events.select_related("account")[:50],
             "verifications": grant.verifications.all()[:20],
-            "can_retry": grant.status in (GrantStatus.FAILED, GrantStatus.PARTIAL),
-            "can_verify": grant.status in VERIFIABLE,
+            "can_retry": grant.status in (GrantStatus.FAILED, GrantStatus.PARTIAL)
+            and grant.revoke_requested_at is None,
+            "can_verify": grant.status in TESTABLE,
+            "can_revoke": grant.status in services.lifecycle.REVOCABLE,
+            "kit": {
+                "cli_profile": handoff.cli_profile(grant),
+                "boto3": handoff.boto3_snippet(grant),
+                "switch_role": handoff.switch_role_link(grant),
+                "user_policy": handoff.user_policy_json(grant),
+            },
+            "expiry_form": GrantExpiryForm(initial={"expires_at": grant.expires_at}),
         },
     )
 
 
+def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(
+        Grant.objects.select_related("trusting_account", "trusted_account"), pk=pk
+    )
+    if request.method == "POST":
+        try:
+            grant = services.grant_revoke(grant=grant, actor=request.user)
+        except services.NotRevocable as exc:
+            messages.warning(request, str(exc))
+        else:
+            if grant.status == GrantStatus.REVOKED:
+                messages.success(request, f"Revoked {grant.planned_role_arn}.")
+            else:
+                messages.error(
+                    request, "Some calls failed; the grant is partial. Details below; revoke again."
+                )
+        return redirect(grant)
+    return render(
+        request,
+        "grants/grant_revoke.html",
+        {"grant": grant, "plan": services.revoke_plan(grant)},
+    )
+
+
+@require_POST
+def grant_expiry(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
+    form = GrantExpiryForm(request.POST)
+    if form.is_valid():
+        services.grant_expiry_set(
+            grant=grant, expires_at=form.cleaned_data["expires_at"], actor=request.user
+        )
+        messages.success(request, "Expiry saved.")
+    else:
+        messages.error(request, " ".join(form.errors.get("expires_at", ["Invalid expiry."])))
+    return redirect(grant)
+
+
 VERIFIABLE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
+# A revoked grant can still be tested: the result proves the access is gone.
+TESTABLE = (*VERIFIABLE, GrantStatus.REVOKED, GrantStatus.EXPIRED)
 
 
 @require_POST
 def grant_verify(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
-    if grant.status not in VERIFIABLE:
+    if grant.status not in TESTABLE:
         messages.warning(
             request, f"A {grant.get_status_display().lower()} grant has nothing to test."
         )

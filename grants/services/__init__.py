@@ -13,6 +13,14 @@ from .grants import (
     grant_size_errors,
     grant_warnings,
 )
+from .lifecycle import (
+    NotRevocable,
+    RevokeStep,
+    grant_expiry_set,
+    grant_revoke,
+    grants_expire,
+    revoke_plan,
+)
 from .verification import grant_verify, grants_verify, verification_batch_start
 
 __all__ = [
@@ -20,17 +28,23 @@ __all__ = [
     "GRANT_TAG",
     "PORTAL_TAG",
     "GrantBusy",
+    "NotRevocable",
     "ProvisioningStep",
+    "RevokeStep",
     "account_check",
     "account_create",
     "account_update",
     "audit_record",
     "grant_draft",
+    "grant_expiry_set",
     "grant_plan",
     "grant_provision",
+    "grant_revoke",
     "grant_size_errors",
     "grant_verify",
     "grant_warnings",
+    "grants_expire",
     "grants_verify",
+    "revoke_plan",
     "verification_batch_start",
 ]

@@ -371,7 +371,9 @@ def grant_provision(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
             return Grant.objects.get(request_token=grant.request_token)
     else:
         claimed = Grant.objects.filter(
-            pk=grant.pk, status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT]
+            pk=grant.pk,
+            status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT],
+            revoke_requested_at__isnull=True,
         ).update(status=GrantStatus.PROVISIONING)
         if not claimed:
             raise GrantBusy(f"{grant} is {grant.get_status_display().lower()}; nothing to do.")

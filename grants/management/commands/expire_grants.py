@@ -1,0 +1,32 @@
+"""Revoke every grant past its expiry (for cron); exit status 1 if a revoke failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from grants import services
+from grants.models import GrantStatus
+
+
+class Command(BaseCommand):
+    help = "Revoke grants whose expiry has passed: user policy, role policies and role."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        grants = services.grants_expire()
+        failed = [g for g in grants if g.status != GrantStatus.EXPIRED]
+        for grant in grants:
+            if grant.status == GrantStatus.EXPIRED:
+                self.stdout.write(self.style.SUCCESS(f"EXPIRED  #{grant.pk} {grant.role_arn}"))
+            else:
+                error = grant.last_error or {}
+                self.stdout.write(
+                    self.style.ERROR(
+                        f"PARTIAL  #{grant.pk} {grant.planned_role_arn}: "
+                        f"{error.get('code') or error.get('client_error')}: {error.get('message')}"
+                    )
+                )
+        self.stdout.write(f"{len(grants)} due, {len(failed)} could not be fully revoked.")
+        if failed:
+            raise SystemExit(1)
