@@ -238,6 +238,12 @@ class Grant(models.Model):
     # The AWS calls that succeeded and are still in place (for retry and undo).
     applied_steps = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Set for a grant imported from a role found by discovery: its user-policy
+    # half is unknown until a grantee is named and checked.
+    imported_at = models.DateTimeField(null=True, blank=True)
+    # The last drift check: when, and the differences found (empty: none).
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
+    drift = models.JSONField(default=list, blank=True)
     # Set when an administrator asked to revoke; a failed revoke can be retried.
     revoke_requested_at = models.DateTimeField(null=True, blank=True)
     # The outcome of the last Test access, kept here for the list page.
@@ -302,6 +308,12 @@ class AuditAction(models.TextChoices):
     GRANT_REVOKE = "grant.revoke", "Grant revoked"
     GRANT_EXPIRE = "grant.expire", "Grant expired"
     GRANT_UPDATE = "grant.update", "Grant edited"
+    GRANT_DRIFT = "grant.drift", "Drift checked"
+    GRANT_REAPPLY = "grant.reapply", "Recorded state re-applied"
+    GRANT_ADOPT = "grant.adopt", "Live state adopted"
+    GRANT_IMPORT = "grant.import", "Role imported"
+    ROLE_TRUST_UPDATE = "iam.UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy"
+    ROLE_TAG = "iam.TagRole", "iam:TagRole"
     ROLE_CREATE = "iam.CreateRole", "iam:CreateRole"
     ROLE_DELETE = "iam.DeleteRole", "iam:DeleteRole"
     ROLE_POLICY_ATTACH = "iam.AttachRolePolicy", "iam:AttachRolePolicy"

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from formtools.wizard.views import SessionWizardView
 
-from . import handoff, policies, services
+from . import aws, handoff, policies, services
 from .forms import (
     AuditFilterForm,
     AwsAccountForm,
@@ -553,3 +553,63 @@ class GrantWizard(SessionWizardView):
 
 
 grant_create = GrantWizard.as_view()
+
+
+@require_POST
+def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
+    action = request.POST.get("action", "check")
+    try:
+        if action == "reapply":
+            services.grant_reapply(grant=grant, actor=request.user)
+            messages.success(request, "Re-applied the recorded state.")
+        elif action == "adopt":
+            services.grant_adopt_live(grant=grant, actor=request.user)
+            messages.success(request, "The record now matches the live state.")
+        else:
+            grant = services.grant_drift_check(grant=grant, actor=request.user)
+            if grant.drift:
+                messages.warning(request, f"{len(grant.drift)} difference(s) from the record.")
+            else:
+                messages.success(request, "No drift: live IAM matches the record.")
+    except aws.AwsError as exc:
+        detail = exc.detail
+        messages.error(
+            request,
+            f"{detail.service}:{detail.operation} failed: {detail.code or detail.client_error}: "
+            f"{detail.message} (request ID {detail.request_id or '—'})",
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect(grant.get_absolute_url() + "#drift")
+
+
+@require_POST
+def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(AwsAccount, pk=pk)
+    try:
+        roles = services.account_discover(account=account)
+    except aws.AwsError as exc:
+        return render(
+            request, "grants/account_discover.html", {"account": account, "error": exc.detail}
+        )
+    return render(request, "grants/account_discover.html", {"account": account, "roles": roles})
+
+
+@require_POST
+def account_import(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(AwsAccount, pk=pk)
+    try:
+        grant = services.grant_import(
+            account=account, role_name=request.POST.get("role_name", ""), actor=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(account)
+    except aws.AwsError as exc:
+        messages.error(request, f"Import failed: {exc.detail.message}")
+        return redirect(account)
+    messages.success(
+        request, f"Imported {grant.role_arn}. Name the grantee and run Test access to check it."
+    )
+    return redirect(grant)

@@ -288,3 +288,45 @@ def queue_urls_as(assumed: AssumedRole, *, region: str) -> list[str]:
     except (ClientError, BotoCoreError, OSError) as exc:
         raise error_from_exception(exc, service="sqs", operation="ListQueues") from None
     return urls
+
+
+def role_trust_update(access: AccountAccess, *, role_name: str, document: str) -> str:
+    return _request_id(
+        call(
+            access,
+            "iam",
+            "update_assume_role_policy",
+            RoleName=role_name,
+            PolicyDocument=document,
+        )
+    )
+
+
+def role_tag(access: AccountAccess, *, role_name: str, tags: dict[str, str]) -> str:
+    return _request_id(
+        call(
+            access,
+            "iam",
+            "tag_role",
+            RoleName=role_name,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    )
+
+
+def roles(access: AccountAccess) -> list[RoleInfo]:
+    """Every role of the account with its trust policy (ListRoles, all pages)."""
+    found: list[RoleInfo] = []
+    for role in paginate(access, "iam", "list_roles", "Roles"):
+        document = role.get("AssumeRolePolicyDocument") or {}
+        found.append(
+            RoleInfo(
+                name=role["RoleName"],
+                arn=role["Arn"],
+                path=role.get("Path", "/"),
+                trust_policy=_document(document),
+                max_session_duration=role.get("MaxSessionDuration", 3600),
+                tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+            )
+        )
+    return found

@@ -2,6 +2,8 @@
 
 from .accounts import ACCOUNT_FIELDS, account_check, account_create, account_update
 from .audit import audit_record
+from .discovery import DiscoveredRole, account_discover, grant_import
+from .drift import grant_adopt_live, grant_drift_check, grant_reapply
 from .grants import (
     GRANT_TAG,
     PORTAL_TAG,
@@ -27,18 +29,24 @@ __all__ = [
     "ACCOUNT_FIELDS",
     "GRANT_TAG",
     "PORTAL_TAG",
+    "DiscoveredRole",
     "GrantBusy",
     "NotRevocable",
     "ProvisioningStep",
     "RevokeStep",
     "account_check",
     "account_create",
+    "account_discover",
     "account_update",
     "audit_record",
+    "grant_adopt_live",
     "grant_draft",
+    "grant_drift_check",
     "grant_expiry_set",
+    "grant_import",
     "grant_plan",
     "grant_provision",
+    "grant_reapply",
     "grant_revoke",
     "grant_size_errors",
     "grant_verify",

@@ -1,0 +1,172 @@
+"""Discovery: roles in a managed account whose trust reaches outside it, and importing them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .. import aws, policies
+from ..models import (
+    AuditAction,
+    AwsAccount,
+    Grant,
+    GrantStatus,
+    PermissionSet,
+    TrustScope,
+)
+from .audit import audit_record
+
+# IAM unique IDs a trust policy shows once the principal it named was deleted.
+_UNIQUE_ID = re.compile(r"^(AROA|AIDA|AIPA|ANPA|AGPA|ASIA)[A-Z0-9]{12,}$")
+_ACCOUNT = re.compile(r"^(\d{12})$|^arn:aws[\w-]*:(iam|sts)::(\d{12}):")
+
+
+@dataclass
+class DiscoveredRole:
+    name: str
+    arn: str
+    principals: list[str]
+    external_accounts: list[str]
+    risks: list[str] = field(default_factory=list)
+    grant_id: int | None = None
+
+    @property
+    def importable(self) -> bool:
+        return self.grant_id is None and bool(self.external_accounts) and "*" not in self.principals
+
+
+def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
+    """AWS principals of Allow statements for sts:AssumeRole, and whether every such
+    statement requires an external ID / MFA."""
+    principals: list[str] = []
+    all_external_id = all_mfa = True
+    found = False
+    for statement in document.get("Statement", []):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = actions if isinstance(actions, list) else [actions]
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        principal = statement.get("Principal")
+        if principal == "*":
+            entries = ["*"]
+        elif isinstance(principal, dict) and "AWS" in principal:
+            value = principal["AWS"]
+            entries = value if isinstance(value, list) else [value]
+        else:
+            continue
+        found = True
+        principals.extend(str(e) for e in entries)
+        keys = {k.lower() for tests in (statement.get("Condition") or {}).values() for k in tests}
+        all_external_id &= "sts:externalid" in keys
+        all_mfa &= "aws:multifactorauthpresent" in keys
+    return principals, found and all_external_id, found and all_mfa
+
+
+def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
+    """Roles whose trust policy admits principals outside the account, riskiest first."""
+    known = dict(
+        Grant.objects.filter(trusting_account=account)
+        .exclude(status__in=[GrantStatus.REVOKED, GrantStatus.EXPIRED, GrantStatus.FAILED])
+        .values_list("role_name", "pk")
+    )
+    found: list[DiscoveredRole] = []
+    for role in aws.roles(account.access()):
+        principals, has_external_id, has_mfa = _trusted_principals(role.trust_policy)
+        outside: list[str] = []
+        risks: list[str] = []
+        for principal in principals:
+            if principal == "*":
+                risks.append("Wildcard principal: anyone in any AWS account can assume it.")
+                continue
+            if _UNIQUE_ID.match(principal):
+                risks.append(
+                    f"Orphaned principal {principal}: the user or role it named was deleted."
+                )
+                continue
+            match = _ACCOUNT.match(principal)
+            other = next((g for g in (match.groups() if match else ()) if g and g.isdigit()), None)
+            if other and other != account.account_id:
+                outside.append(principal)
+                whole = principal == other or principal.endswith(":root")
+                if whole and not (has_external_id or has_mfa):
+                    risks.append(
+                        f"Trusts the whole account {other} with neither an external ID nor MFA."
+                    )
+        if not (outside or risks):
+            continue
+        found.append(
+            DiscoveredRole(
+                name=role.name,
+                arn=role.arn,
+                principals=principals,
+                external_accounts=sorted({p if p.isdigit() else p.split(":")[4] for p in outside}),
+                risks=list(dict.fromkeys(risks)),
+                grant_id=known.get(role.name),
+            )
+        )
+    return sorted(found, key=lambda r: (not r.risks, r.name.lower()))
+
+
+def grant_import(*, account: AwsAccount, role_name: str, actor: AbstractBaseUser | None) -> Grant:
+    """Record a discovered role as a grant; its user-policy half stays unknown until checked."""
+    discovered = {r.name: r for r in account_discover(account=account)}
+    role = discovered.get(role_name)
+    if role is None:
+        raise ValidationError(f"{role_name} is not a cross-account role of {account}.")
+    if not role.importable:
+        raise ValidationError(
+            f"{role_name} cannot be imported: "
+            + ("it is already a grant." if role.grant_id else "it trusts no single other account.")
+        )
+    access = account.access()
+    live = aws.role_get(access, role_name)
+    assert live is not None
+    inline = aws.role_inline_policies(access, role_name=role_name)
+    inline_name = sorted(inline)[0] if inline else ""
+    trusted_id = role.external_accounts[0]
+    principal = next(p for p in role.principals if trusted_id in p)
+    whole = principal == trusted_id or principal.endswith(":root")
+    trusted = AwsAccount.objects.filter(account_id=trusted_id).first()
+    grant = Grant(
+        trusting_account=account,
+        role_name=live.name,
+        role_path=live.path,
+        max_session_duration=live.max_session_duration,
+        region=account.default_region,
+        trusted_account=trusted,
+        trusted_aws_account_id=trusted_id,
+        trust_scope=TrustScope.ACCOUNT if whole else TrustScope.PRINCIPAL,
+        trusted_principal_arn=(
+            policies.account_root_arn(trusted_id, partition=account.partition)
+            if whole
+            else principal
+        ),
+        permission_set=PermissionSet.CUSTOM,
+        managed_policy_arns=aws.role_attached_policy_arns(access, role_name=role_name),
+        inline_policy_name=inline_name,
+        inline_policy=inline.get(inline_name),
+        user_policy_name="(unknown)",
+        trust_policy=live.trust_policy,
+        user_policy=policies.assume_role_policy(role_arn=live.arn),
+        status=GrantStatus.ACTIVE,
+        role_arn=live.arn,
+        imported_at=timezone.now(),
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    grant.full_clean(exclude=["user_policy_name"])
+    grant.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.GRANT_IMPORT,
+        account=account,
+        grant=grant,
+        target_arn=live.arn,
+        message=f"Imported {live.arn}; trusts {principal}.",
+    )
+    return grant
