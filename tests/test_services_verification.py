@@ -270,3 +270,16 @@ def test_verification_keeps_no_temporary_credentials(enforcing, piyo, hoge) -> N
     for secret in (captured[0].access_key, captured[0].secret_key, captured[0].token):
         assert secret not in stored
     assert verification.assumed_role_arn in stored
+
+
+def test_repeated_test_access_builds_no_new_botocore_session(enforcing, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from unittest import mock
+
+    import botocore.session
+
+    grant = provision(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    verify(grant)  # the first click resolves the grantee profile once
+    with mock.patch.object(botocore.session, "Session", wraps=botocore.session.Session) as made:
+        for _ in range(3):
+            assert verify(grant)[0].passed
+    assert made.call_count == 0
