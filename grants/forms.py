@@ -457,7 +457,7 @@ class ReviewStepForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     account = forms.ModelChoiceField(queryset=AwsAccount.objects.all(), required=False)
-    grant = forms.IntegerField(required=False, min_value=1)
+    grant = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     actor = forms.CharField(required=False, max_length=150)
     action = forms.CharField(required=False)
     outcome = forms.CharField(required=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -49,18 +50,18 @@ def cli_profile(grant: Grant) -> str:
 
 def boto3_snippet(grant: Grant) -> str:
     """The seed's program in Python: assume the role, list the queues, or print every detail."""
-    extra = f',\n        ExternalId="{grant.external_id}"' if grant.external_id else ""
+    extra = f",\n        ExternalId={json.dumps(grant.external_id)}" if grant.external_id else ""
     mfa = ""
     if grant.require_mfa:
         mfa = (
             ',\n        SerialNumber="<your MFA device ARN>",\n'
             '        TokenCode=input("MFA code: ")'
         )
-    return f'''import boto3
+    return f"""import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-ROLE_ARN = "{grant.planned_role_arn}"
-REGION = "{grant.region}"
+ROLE_ARN = {json.dumps(grant.planned_role_arn)}
+REGION = {json.dumps(grant.region)}
 
 try:
     sts = boto3.client("sts", region_name=REGION)
@@ -89,7 +90,7 @@ except ClientError as error:
     print("Request ID:      ", metadata.get("RequestId"))
 except BotoCoreError as error:
     print("Client error:", error)
-'''
+"""
 
 
 def switch_role_link(grant: Grant) -> SwitchRoleLink:

@@ -159,7 +159,7 @@ def _glob(pattern: str, value: str, *, case: bool = True) -> bool:
     return re.fullmatch(regex, value, 0 if case else re.IGNORECASE) is not None
 
 
-def _action_matches(statement: dict, action: str) -> bool:
+def action_matches(statement: dict, action: str) -> bool:
     if "NotAction" in statement:
         return not any(_glob(p, action, case=False) for p in _as_list(statement["NotAction"]))
     return any(_glob(p, action, case=False) for p in _as_list(statement.get("Action")))
@@ -256,7 +256,7 @@ def evaluate(
                     continue
                 if not principal_admits(statement.get("Principal"), principal_arn):
                     continue
-            if not (_action_matches(statement, action) and _resource_matches(statement, resource)):
+            if not (action_matches(statement, action) and _resource_matches(statement, resource)):
                 continue
             holds, keys = _condition_holds(statement.get("Condition") or {}, context)
             label = statement.get("Sid") or f"statement {index + 1}"
@@ -287,7 +287,7 @@ def condition_keys(document: dict, *, action: str = "sts:AssumeRole") -> dict[st
     for statement in _as_list(document.get("Statement")):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        if not _action_matches(statement, action):
+        if not action_matches(statement, action):
             continue
         for tests in (statement.get("Condition") or {}).values():
             for key, value in tests.items():

@@ -42,6 +42,20 @@ from .models import (
 from .selectors import LiveLookup
 
 PAGE_SIZE = 25
+_MAX_ID = 2**63 - 1
+
+
+def _ids(values: list[str]) -> list[int]:
+    """Primary keys from request input; anything else is dropped."""
+    ids = []
+    for value in values:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if 0 < number <= _MAX_ID:
+            ids.append(number)
+    return ids
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -233,8 +247,8 @@ def grant_list(request: HttpRequest) -> HttpResponse:
     if status in GrantStatus.values:
         grants = grants.filter(status=status)
     account = request.GET.get("account", "")
-    if account.isdigit():
-        grants = grants.filter(Q(trusting_account_id=account) | Q(trusted_account_id=account))
+    for account_pk in _ids([account]):
+        grants = grants.filter(Q(trusting_account_id=account_pk) | Q(trusted_account_id=account_pk))
     query = request.GET.get("q", "").strip()
     if query:
         grants = grants.filter(
@@ -364,8 +378,7 @@ def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
         status__in=VERIFIABLE
     )
     if "all" not in request.POST:
-        ids = [i for i in request.POST.getlist("grant") if i.isdigit()]
-        grants = grants.filter(pk__in=ids)
+        grants = grants.filter(pk__in=_ids(request.POST.getlist("grant")))
     grants = list(grants)
     if not grants:
         messages.warning(request, "Select at least one active grant to verify.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,9 +44,7 @@ def role_get(access: AccountAccess, name: str) -> RoleInfo | None:
         if exc.code == "NoSuchEntity":
             return None
         raise
-    document = role.get("AssumeRolePolicyDocument") or {}
-    if isinstance(document, str):
-        document = json.loads(document)
+    document = _document(role.get("AssumeRolePolicyDocument") or {})
     return RoleInfo(
         name=role["RoleName"],
         arn=role["Arn"],
@@ -183,9 +182,10 @@ def _document(value: Any) -> dict:
     """IAM returns documents URL-encoded in the wire format; botocore decodes most."""
     if isinstance(value, dict):
         return value
-    from urllib.parse import unquote
-
-    return json.loads(unquote(value))
+    try:
+        return json.loads(unquote(value))
+    except ValueError:
+        return {"Unreadable": str(value)[:200]}
 
 
 # --- SQS -------------------------------------------------------------------------
@@ -274,15 +274,15 @@ def role_assume(
 
 def queue_urls_as(assumed: AssumedRole, *, region: str) -> list[str]:
     """sqs:ListQueues in the region with the assumed role's credentials, all pages."""
-    client = gateway().client_from_keys(
-        "sqs",
-        region,
-        access_key=assumed.access_key,
-        secret_key=assumed.secret_key,
-        token=assumed.token,
-    )
     urls: list[str] = []
     try:
+        client = gateway().client_from_keys(
+            "sqs",
+            region,
+            access_key=assumed.access_key,
+            secret_key=assumed.secret_key,
+            token=assumed.token,
+        )
         for page in client.get_paginator("list_queues").paginate(MaxResults=1000):
             urls.extend(page.get("QueueUrls", []))
     except (ClientError, BotoCoreError, OSError) as exc:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import aws
@@ -13,6 +15,8 @@ from ..models import (
     AuditAction,
     AuditOutcome,
     AwsAccount,
+    Grant,
+    GrantStatus,
 )
 from .audit import audit_record
 
@@ -44,6 +48,15 @@ def account_create(*, actor: AbstractBaseUser | None, **fields: Any) -> AwsAccou
     return account
 
 
+def account_has_live_grants(account: AwsAccount) -> bool:
+    """Whether a grant still depends on the account's ID (either side)."""
+    return (
+        Grant.objects.filter(Q(trusting_account=account) | Q(trusted_account=account))
+        .exclude(status__in=[GrantStatus.REVOKED, GrantStatus.EXPIRED, GrantStatus.FAILED])
+        .exists()
+    )
+
+
 @transaction.atomic
 def account_update(
     *, account: AwsAccount, actor: AbstractBaseUser | None, **fields: Any
@@ -52,6 +65,13 @@ def account_update(
     changed = [
         name for name in ACCOUNT_FIELDS if name in fields and getattr(account, name) != fields[name]
     ]
+    if {"account_id", "partition"} & set(changed) and account_has_live_grants(account):
+        raise ValidationError(
+            {
+                name: "Grants in this account are live: revoke them before changing it."
+                for name in {"account_id", "partition"} & set(changed)
+            }
+        )
     for name in changed:
         setattr(account, name, fields[name])
     if not changed:

@@ -36,7 +36,11 @@ class DiscoveredRole:
 
     @property
     def importable(self) -> bool:
-        return self.grant_id is None and bool(self.external_accounts) and "*" not in self.principals
+        return (
+            self.grant_id is None
+            and len(self.external_accounts) == 1
+            and "*" not in self.principals
+        )
 
 
 def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
@@ -48,9 +52,7 @@ def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
     for statement in document.get("Statement", []):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        actions = statement.get("Action", [])
-        actions = actions if isinstance(actions, list) else [actions]
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+        if not policies.action_matches(statement, "sts:AssumeRole"):
             continue
         principal = statement.get("Principal")
         if principal == "*":
@@ -126,7 +128,8 @@ def grant_import(*, account: AwsAccount, role_name: str, actor: AbstractBaseUser
         )
     access = account.access()
     live = aws.role_get(access, role_name)
-    assert live is not None
+    if live is None:
+        raise ValidationError(f"{role_name} no longer exists in {account}.")
     inline = aws.role_inline_policies(access, role_name=role_name)
     inline_name = sorted(inline)[0] if inline else ""
     trusted_id = role.external_accounts[0]

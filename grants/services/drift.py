@@ -10,7 +10,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from .. import aws, policies
-from ..models import AuditAction, AuditOutcome, Grant, GranteeType
+from ..models import AuditAction, AuditOutcome, Grant, GranteeType, GrantStatus
 from .audit import audit_record
 from .grants import GRANT_TAG, PORTAL_TAG
 
@@ -140,11 +140,31 @@ def grant_drift_check(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     return grant
 
 
+LIVE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
+
+
+def _require_live(grant: Grant) -> None:
+    if grant.status not in LIVE or grant.revoke_requested_at is not None:
+        raise ValueError(
+            f"A {grant.get_status_display().lower()} grant has no live state to reconcile."
+        )
+
+
 def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     """Make IAM match the record again, one audited call per difference."""
+    _require_live(grant)
     trusting = grant.trusting_account
     access = trusting.access()
     live = _live_state(grant)
+    if (
+        live.role is not None
+        and not grant.imported_at
+        and live.role.tags.get(GRANT_TAG) not in (None, str(grant.pk))
+    ):
+        raise ValueError(
+            f"The role {grant.role_name} belongs to grant #{live.role.tags[GRANT_TAG]}; "
+            "re-applying this one would overwrite it."
+        )
     role = grant.role_name
     calls: list[tuple[str, Any, str, Any]] = []  # action, account, summary, call
     if live.role is None:
@@ -296,6 +316,7 @@ def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
 
 def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     """Make the record match IAM: the live documents become the recorded ones."""
+    _require_live(grant)
     live = _live_state(grant)
     if live.role is None:
         raise ValueError("The role does not exist: there is no live state to adopt.")
@@ -306,6 +327,10 @@ def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
         "user_policy": grant.user_policy,
     }
     grant.trust_policy = live.role.trust_policy
+    # The recorded conditions follow the adopted trust policy.
+    keys = policies.condition_keys(live.role.trust_policy)
+    grant.external_id = (keys.get("sts:externalid") or [""])[0]
+    grant.require_mfa = "aws:multifactorauthpresent" in keys
     grant.managed_policy_arns = sorted(live.attached)
     if live.inline:
         name = grant.inline_policy_name if grant.inline_policy_name in live.inline else ""
@@ -315,7 +340,18 @@ def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
         grant.inline_policy_name, grant.inline_policy = "", None
     if live.grantee_policy is not None:
         grant.user_policy = live.grantee_policy
-    grant.save()
+    grant.save(
+        update_fields=[
+            "trust_policy",
+            "external_id",
+            "require_mfa",
+            "managed_policy_arns",
+            "inline_policy_name",
+            "inline_policy",
+            "user_policy",
+            "updated_at",
+        ]
+    )
     changed = [key for key, value in before.items() if getattr(grant, key) != value]
     audit_record(
         actor=actor,

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from .. import aws, policies
@@ -367,14 +368,27 @@ def grant_provision(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
             with transaction.atomic():
                 grant.save()
         except IntegrityError:
-            # A concurrent submit of the same wizard run won the race.
-            return Grant.objects.get(request_token=grant.request_token)
+            # A concurrent submit of the same wizard run won the race, or another
+            # run took the role name meanwhile.
+            existing = Grant.objects.filter(request_token=grant.request_token).first()
+            if existing is None:
+                raise ValidationError(
+                    "The portal already manages a role of this name in the trusting account."
+                ) from None
+            return existing
     else:
-        claimed = Grant.objects.filter(
-            pk=grant.pk,
-            status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT],
-            revoke_requested_at__isnull=True,
-        ).update(status=GrantStatus.PROVISIONING)
+        try:
+            with transaction.atomic():
+                claimed = Grant.objects.filter(
+                    pk=grant.pk,
+                    status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT],
+                    revoke_requested_at__isnull=True,
+                ).update(status=GrantStatus.PROVISIONING)
+        except IntegrityError:
+            raise GrantBusy(
+                f"Another grant now uses the role name {grant.role_name} in "
+                f"{grant.trusting_account}; revoke one of them first."
+            ) from None
         if not claimed:
             raise GrantBusy(f"{grant} is {grant.get_status_display().lower()}; nothing to do.")
         grant.status = GrantStatus.PROVISIONING
@@ -382,19 +396,27 @@ def grant_provision(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     applied: list[str] = list(grant.applied_steps)
     steps = grant_plan(grant)
     failure: aws.AwsErrorDetail | None = None
-    for step in steps:
-        if step.key in applied and step.key != "role":
-            continue
-        try:
-            request_id = step.run()
-        except aws.AwsError as exc:
-            failure = exc.detail
-            _audit_step(grant, step, step.action, actor, error=exc.detail)
-            break
-        if step.key not in applied:
-            applied.append(step.key)
-        _save_progress(grant, applied)
-        _audit_step(grant, step, step.action, actor, request_id=request_id)
+    try:
+        for step in steps:
+            if step.key in applied and step.key != "role":
+                continue
+            try:
+                request_id = step.run()
+            except aws.AwsError as exc:
+                failure = exc.detail
+                _audit_step(grant, step, step.action, actor, error=exc.detail)
+                break
+            if step.key not in applied:
+                applied.append(step.key)
+            _save_progress(grant, applied)
+            _audit_step(grant, step, step.action, actor, request_id=request_id)
+    except Exception:
+        # Never leave a grant stuck in "provisioning": what was applied stays
+        # recorded, and the grant can be retried or revoked.
+        Grant.objects.filter(pk=grant.pk).update(
+            status=GrantStatus.PARTIAL, applied_steps=applied, role_arn=grant.role_arn
+        )
+        raise
 
     if failure is None:
         grant.status = GrantStatus.ACTIVE

@@ -8,6 +8,8 @@ from datetime import datetime
 from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import aws
@@ -125,16 +127,27 @@ def grant_revoke(*, grant: Grant, actor: AbstractBaseUser | None, expired: bool 
     Calls run on after a failure (each removal stands alone); if any failed the
     grant is partial with the error, and revoking again finishes the job.
     """
-    if grant.status not in REVOCABLE:
-        raise NotRevocable(f"A {grant.get_status_display().lower()} grant cannot be revoked.")
-    if grant.revoke_requested_at is None:
-        grant.revoke_requested_at = timezone.now()
-        grant.save(update_fields=["revoke_requested_at", "updated_at"])
+    # Claim the grant atomically: a second revoke or the expiry job running at
+    # the same time finds it claimed; a partial revoke may be retried.
+    claimed = (
+        Grant.objects.filter(pk=grant.pk, status__in=REVOCABLE)
+        .filter(Q(revoke_requested_at__isnull=True) | Q(status=GrantStatus.PARTIAL))
+        .update(revoke_requested_at=Coalesce(F("revoke_requested_at"), Value(timezone.now())))
+    )
+    if not claimed:
+        raise NotRevocable(
+            f"A {grant.get_status_display().lower()} grant cannot be revoked now "
+            "(already revoked, or being revoked)."
+        )
+    grant.refresh_from_db(fields=["revoke_requested_at"])
     failure: aws.AwsErrorDetail | None = None
     try:
         steps = revoke_plan(grant, live=True)
     except aws.AwsError as exc:
-        steps, failure = [], exc.detail
+        # The role side could not be read: still remove the grantee's policy.
+        steps, failure = revoke_plan(grant, live=False)[:1], exc.detail
+        if not (grant.trusted_is_managed and grant.grantee_name):
+            steps = []
     for step in steps:
         try:
             request_id = step.run()

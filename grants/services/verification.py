@@ -475,10 +475,14 @@ def grant_verify(
             assumed_role_arn=chain.assumed.arn if chain.assumed else "",
         )
         fields = {"last_verified_at": started_at, "last_verification_ok": failed is None}
-        if grant.status in (GrantStatus.ACTIVE, GrantStatus.FAILING):
-            fields["status"] = GrantStatus.ACTIVE if failed is None else GrantStatus.FAILING
         # update() leaves updated_at alone: a verification is not a change to the grant.
         Grant.objects.filter(pk=grant.pk).update(**fields)
+        # The status follows only a live grant; a revoke that landed meanwhile wins.
+        status = GrantStatus.ACTIVE if failed is None else GrantStatus.FAILING
+        if Grant.objects.filter(
+            pk=grant.pk, status__in=[GrantStatus.ACTIVE, GrantStatus.FAILING]
+        ).update(status=status):
+            fields["status"] = status
         for name, value in fields.items():
             setattr(grant, name, value)
         error = aws.AwsErrorDetail.from_dict(failed.error) if failed and failed.error else None
