@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class GrantsConfig(AppConfig):
     name = "grants"
     verbose_name = "Cross-account grants"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the audit receivers)

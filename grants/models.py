@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -313,6 +315,8 @@ class AuditAction(models.TextChoices):
     GRANT_ADOPT = "grant.adopt", "Live state adopted"
     GRANT_IMPORT = "grant.import", "Role imported"
     ROLE_TRUST_UPDATE = "iam.UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy"
+    LOGIN_FAILED = "auth.login_failed", "Log-in failed"
+    LOCKED_OUT = "auth.locked_out", "Locked out"
     ROLE_TAG = "iam.TagRole", "iam:TagRole"
     ROLE_CREATE = "iam.CreateRole", "iam:CreateRole"
     ROLE_DELETE = "iam.DeleteRole", "iam:DeleteRole"
@@ -327,6 +331,20 @@ class AuditAction(models.TextChoices):
 class AuditOutcome(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILURE = "failure", "Failure"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Audit events are never changed or removed through the ORM."""
+
+    def update(self, **kwargs: object) -> int:
+        # Deleting a user, account or grant nulls its link (on_delete=SET_NULL);
+        # the event itself, with actor_name and target ARN, stays as it was.
+        if set(kwargs) <= {"actor", "account", "grant"} and all(v is None for v in kwargs.values()):
+            return super().update(**kwargs)
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")
 
 
 class AuditEvent(models.Model):
@@ -350,11 +368,21 @@ class AuditEvent(models.Model):
     error_code = models.CharField(max_length=128, blank=True)
     message = models.TextField(blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("The audit log is append-only.")
 
 
 class VerificationBatch(models.Model):

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "formtools",
+    "axes",
     "grants",
 ]
 
@@ -54,7 +55,29 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "grants.middleware.SessionTimeoutMiddleware",
+    # Last, as django-axes asks: it turns lockouts into responses.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses logins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after this many failures for a username from one address,
+# that pair is locked out for the cool-off period.
+AXES_FAILURE_LIMIT = env.int("XACCT_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("XACCT_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# Sessions end after this long idle, and after this long in any case.
+XACCT_SESSION_IDLE_MINUTES = env.int("XACCT_SESSION_IDLE_MINUTES", default=30)
+XACCT_SESSION_MAX_HOURS = env.int("XACCT_SESSION_MAX_HOURS", default=8)
+SESSION_COOKIE_AGE = XACCT_SESSION_MAX_HOURS * 3600
 
 ROOT_URLCONF = "xacct_portal.urls"
 

@@ -1,0 +1,37 @@
+"""Authentication failures and lockouts go to the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
+
+from .models import AuditAction, AuditEvent, AuditOutcome
+
+
+def _client(request: Any) -> str:
+    if request is None:
+        return "unknown address"
+    return request.META.get("REMOTE_ADDR", "unknown address")
+
+
+@receiver(user_login_failed)
+def audit_login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
+    AuditEvent.objects.create(
+        actor_name=str(credentials.get("username", ""))[:150] or "(no username)",
+        action=AuditAction.LOGIN_FAILED,
+        outcome=AuditOutcome.FAILURE,
+        message=f"Failed log-in from {_client(request)}.",
+    )
+
+
+@receiver(user_locked_out)
+def audit_locked_out(sender: Any, request: Any = None, username: str = "", **kwargs: Any) -> None:
+    AuditEvent.objects.create(
+        actor_name=(username or "(no username)")[:150],
+        action=AuditAction.LOCKED_OUT,
+        outcome=AuditOutcome.FAILURE,
+        message=f"Locked out after repeated failures from {_client(request)}.",
+    )
