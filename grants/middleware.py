@@ -1,4 +1,4 @@
-"""Idle and absolute session timeouts for a tool that can change IAM."""
+"""Session timeouts, and an audit record of every permission denial."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 STARTED = "xacct_session_started"
@@ -34,3 +35,26 @@ class SessionTimeoutMiddleware:
                 return redirect_to_login(request.get_full_path())
             request.session[SEEN] = now
         return self.get_response(request)
+
+
+class PermissionDeniedAuditMiddleware:
+    """Record every permission denial in the audit log; Django then answers 403."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if isinstance(exception, PermissionDenied):
+            from .models import AuditAction, AuditEvent, AuditOutcome
+
+            user = request.user if request.user.is_authenticated else None
+            AuditEvent.objects.create(
+                actor=user,
+                actor_name=user.get_username() if user else "(anonymous)",
+                action=AuditAction.PERMISSION_DENIED,
+                outcome=AuditOutcome.FAILURE,
+                message=f"{request.method} {request.path}",
+            )

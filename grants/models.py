@@ -76,6 +76,7 @@ class AwsAccount(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "AWS account"
+        permissions = [("manage_account", "Can register and edit accounts, check connections")]
         constraints = [
             models.UniqueConstraint(
                 fields=["account_id"],
@@ -262,6 +263,10 @@ class Grant(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("verify_grant", "Can run Test access and check drift"),
+            ("manage_grant", "Can create, retry, revoke, re-apply, adopt and import grants"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("role_name"),
@@ -316,6 +321,7 @@ class AuditAction(models.TextChoices):
     GRANT_IMPORT = "grant.import", "Role imported"
     ROLE_TRUST_UPDATE = "iam.UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy"
     LOGIN_FAILED = "auth.login_failed", "Log-in failed"
+    PERMISSION_DENIED = "auth.denied", "Permission denied"
     LOCKED_OUT = "auth.locked_out", "Locked out"
     ROLE_TAG = "iam.TagRole", "iam:TagRole"
     ROLE_CREATE = "iam.CreateRole", "iam:CreateRole"

@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -58,6 +60,7 @@ def _ids(values: list[str]) -> list[int]:
     return ids
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
     live = Grant.objects.filter(status__in=VERIFIABLE)
     soon = timezone.now() + timedelta(days=7)
@@ -86,6 +89,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+@permission_required("grants.view_awsaccount", raise_exception=True)
 def account_list(request: HttpRequest) -> HttpResponse:
     accounts = AwsAccount.objects.all()
     query = request.GET.get("q", "").strip()
@@ -99,12 +103,14 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "grants/account_list.html", {"page": page, "query": query})
 
 
+@permission_required("grants.view_awsaccount", raise_exception=True)
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
     events = account.audit_events.all()[:20]
     return render(request, "grants/account_detail.html", {"account": account, "events": events})
 
 
+@permission_required("grants.manage_account", raise_exception=True)
 def account_create(request: HttpRequest) -> HttpResponse:
     form = AwsAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -118,6 +124,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
     return render(request, "grants/account_form.html", {"form": form, "account": None})
 
 
+@permission_required("grants.manage_account", raise_exception=True)
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
     form = AwsAccountForm(request.POST or None, instance=AwsAccount.objects.get(pk=pk))
@@ -132,6 +139,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "grants/account_form.html", {"form": form, "account": account})
 
 
+@permission_required("grants.manage_account", raise_exception=True)
 @require_POST
 def account_check(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
@@ -160,6 +168,7 @@ AUDIT_CSV_COLUMNS = [
 ]
 
 
+@permission_required("grants.view_auditevent", raise_exception=True)
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events = AuditEvent.objects.select_related("account", "grant")
@@ -241,6 +250,7 @@ GRANT_SORTS = {
 }
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 def grant_list(request: HttpRequest) -> HttpResponse:
     grants = Grant.objects.select_related("trusting_account", "trusted_account")
     status = request.GET.get("status", "")
@@ -278,6 +288,7 @@ def grant_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(
         Grant.objects.select_related("trusting_account", "trusted_account", "created_by"), pk=pk
@@ -305,6 +316,7 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@permission_required("grants.manage_grant", raise_exception=True)
 def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(
         Grant.objects.select_related("trusting_account", "trusted_account"), pk=pk
@@ -329,6 +341,7 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@permission_required("grants.manage_grant", raise_exception=True)
 @require_POST
 def grant_expiry(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
@@ -348,6 +361,7 @@ VERIFIABLE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
 TESTABLE = (*VERIFIABLE, GrantStatus.REVOKED, GrantStatus.EXPIRED)
 
 
+@permission_required("grants.verify_grant", raise_exception=True)
 @require_POST
 def grant_verify(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
@@ -372,6 +386,7 @@ def grant_verify(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(grant.get_absolute_url() + "#verification")
 
 
+@permission_required("grants.verify_grant", raise_exception=True)
 @require_POST
 def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
     grants = Grant.objects.select_related("trusting_account", "trusted_account").filter(
@@ -387,6 +402,7 @@ def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(batch)
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(VerificationBatch, pk=pk)
     verifications = batch.verifications.select_related("grant", "grant__trusting_account")
@@ -403,6 +419,7 @@ def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "grants/verification_batch.html", context)
 
 
+@permission_required("grants.manage_grant", raise_exception=True)
 @require_POST
 def grant_retry(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant, pk=pk)
@@ -452,8 +469,11 @@ def _documents(grant: Grant) -> list[tuple[str, str, str]]:
     return [(title, where, policies.render(doc)) for title, where, doc in documents]
 
 
-class GrantWizard(SessionWizardView):
+class GrantWizard(PermissionRequiredMixin, SessionWizardView):
     """The role-creation wizard: five validated steps, then one provisioning call."""
+
+    permission_required = "grants.manage_grant"
+    raise_exception = True
 
     form_list = [
         ("role", RoleStepForm),
@@ -568,10 +588,13 @@ class GrantWizard(SessionWizardView):
 grant_create = GrantWizard.as_view()
 
 
+@permission_required("grants.verify_grant", raise_exception=True)
 @require_POST
 def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
     action = request.POST.get("action", "check")
+    if action in ("reapply", "adopt") and not request.user.has_perm("grants.manage_grant"):
+        raise PermissionDenied("Re-apply and adopt need the grant manager role.")
     try:
         if action == "reapply":
             services.grant_reapply(grant=grant, actor=request.user)
@@ -597,6 +620,7 @@ def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(grant.get_absolute_url() + "#drift")
 
 
+@permission_required("grants.manage_grant", raise_exception=True)
 @require_POST
 def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
@@ -609,6 +633,7 @@ def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "grants/account_discover.html", {"account": account, "roles": roles})
 
 
+@permission_required("grants.manage_grant", raise_exception=True)
 @require_POST
 def account_import(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)

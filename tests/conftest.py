@@ -171,7 +171,8 @@ def hoge(db) -> AwsAccount:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def user_client(client, django_user_model):  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user(username="alice", password="correct-horse-9")
+    """A logged-in administrator: every role (tests of the roles use their own users)."""
+    user = django_user_model.objects.create_superuser(username="alice", password="correct-horse-9")
     client.force_login(user)
     client.user = user
     return client

@@ -42,7 +42,10 @@ def test_it_logs_in_and_out(client, django_user_model) -> None:  # type: ignore[
     django_user_model.objects.create_user(username="alice", password="correct-horse-9")
     response = client.post(reverse("login"), {"username": "alice", "password": "correct-horse-9"})
     assert response.status_code == 302
-    assert client.get(reverse("dashboard")).status_code == 200
+    # Logged in but given no role yet: refused, with a page that says why.
+    refused = client.get(reverse("dashboard"))
+    assert refused.status_code == 403
+    assert "no role" in refused.content.decode()
     client.post(reverse("logout"))
     assert client.get(reverse("dashboard")).status_code == 302
 

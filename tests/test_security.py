@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alice(django_user_model):  # type: ignore[no-untyped-def]
-    return django_user_model.objects.create_user(username="alice", password="correct-horse-9")
+    return django_user_model.objects.create_superuser(username="alice", password="correct-horse-9")
 
 
 def test_a_failed_login_is_audited(client, alice) -> None:  # type: ignore[no-untyped-def]

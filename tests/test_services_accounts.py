@@ -27,7 +27,7 @@ def fields(**overrides: object) -> dict[str, object]:
 
 
 def test_it_registers_an_account_and_audits_it(django_user_model) -> None:  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user(username="alice")
+    user = django_user_model.objects.create_superuser(username="alice")
     account = services.account_create(actor=user, **fields())
     assert account.account_id == "012345678901"  # the leading zero survives
     event = AuditEvent.objects.get()

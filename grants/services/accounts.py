@@ -19,6 +19,7 @@ from ..models import (
     GrantStatus,
 )
 from .audit import audit_record
+from .authz import require
 
 ACCOUNT_FIELDS = (
     "account_id",
@@ -36,6 +37,7 @@ ACCOUNT_FIELDS = (
 @transaction.atomic
 def account_create(*, actor: AbstractBaseUser | None, **fields: Any) -> AwsAccount:
     """Register an AWS account."""
+    require(actor, "manage_account")
     account = AwsAccount(**{name: fields[name] for name in ACCOUNT_FIELDS if name in fields})
     account.full_clean()
     account.save()
@@ -62,6 +64,7 @@ def account_update(
     *, account: AwsAccount, actor: AbstractBaseUser | None, **fields: Any
 ) -> AwsAccount:
     """Change an account's record; a changed access method invalidates the last check."""
+    require(actor, "manage_account")
     changed = [
         name for name in ACCOUNT_FIELDS if name in fields and getattr(account, name) != fields[name]
     ]
@@ -93,6 +96,7 @@ def account_update(
 
 def account_check(*, account: AwsAccount, actor: AbstractBaseUser | None) -> AwsAccount:
     """Call sts:GetCallerIdentity the way the portal acts in the account; save the outcome."""
+    require(actor, "manage_account")
     identity: aws.CallerIdentity | None = None
     error: aws.AwsErrorDetail | None = None
     try:

@@ -19,6 +19,7 @@ from ..models import (
     TrustScope,
 )
 from .audit import audit_record
+from .authz import require
 
 # IAM unique IDs a trust policy shows once the principal it named was deleted.
 _UNIQUE_ID = re.compile(r"^(AROA|AIDA|AIPA|ANPA|AGPA|ASIA)[A-Z0-9]{12,}$")
@@ -117,6 +118,7 @@ def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
 
 def grant_import(*, account: AwsAccount, role_name: str, actor: AbstractBaseUser | None) -> Grant:
     """Record a discovered role as a grant; its user-policy half stays unknown until checked."""
+    require(actor, "manage_grant")
     discovered = {r.name: r for r in account_discover(account=account)}
     role = discovered.get(role_name)
     if role is None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from .. import aws, policies
 from ..models import AuditAction, AuditOutcome, Grant, GranteeType, GrantStatus
 from .audit import audit_record
+from .authz import require
 from .grants import GRANT_TAG, PORTAL_TAG
 
 
@@ -115,6 +116,7 @@ def _compare(grant: Grant, live: LiveState) -> list[DriftItem]:
 
 def grant_drift_check(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     """Compare live IAM with the record; save the differences on the grant."""
+    require(actor, "verify_grant")
     try:
         items = [asdict(item) for item in _compare(grant, _live_state(grant))]
     except aws.AwsError as exc:
@@ -152,6 +154,7 @@ def _require_live(grant: Grant) -> None:
 
 def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     """Make IAM match the record again, one audited call per difference."""
+    require(actor, "manage_grant")
     _require_live(grant)
     trusting = grant.trusting_account
     access = trusting.access()
@@ -316,6 +319,7 @@ def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
 
 def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     """Make the record match IAM: the live documents become the recorded ones."""
+    require(actor, "manage_grant")
     _require_live(grant)
     live = _live_state(grant)
     if live.role is None:

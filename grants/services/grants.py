@@ -23,6 +23,7 @@ from ..models import (
     TrustScope,
 )
 from .audit import audit_record
+from .authz import require
 
 # --- grants ----------------------------------------------------------------------
 
@@ -354,6 +355,7 @@ def grant_provision(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     failed (nothing left in AWS) or partial (an undo failed too), with every
     call in the audit log. A failed or partial grant can be provisioned again.
     """
+    require(actor, "manage_grant")
     if grant.pk is None:
         existing = (
             Grant.objects.filter(request_token=grant.request_token).first()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from .. import aws
 from ..models import AuditAction, AuditOutcome, AwsAccount, Grant, GranteeType, GrantStatus
 from .audit import audit_record
+from .authz import require
 
 REVOCABLE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
 
@@ -127,6 +128,7 @@ def grant_revoke(*, grant: Grant, actor: AbstractBaseUser | None, expired: bool 
     Calls run on after a failure (each removal stands alone); if any failed the
     grant is partial with the error, and revoking again finishes the job.
     """
+    require(actor, "manage_grant")
     # Claim the grant atomically: a second revoke or the expiry job running at
     # the same time finds it claimed; a partial revoke may be retried.
     claimed = (
@@ -210,6 +212,7 @@ def grant_expiry_set(
     *, grant: Grant, expires_at: datetime | None, actor: AbstractBaseUser | None
 ) -> Grant:
     """Set or clear the expiry of a grant."""
+    require(actor, "manage_grant")
     grant.expires_at = expires_at
     grant.save(update_fields=["expires_at", "updated_at"])
     audit_record(

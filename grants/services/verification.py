@@ -28,6 +28,7 @@ from ..models import (
     VerificationOutcome,
 )
 from .audit import audit_record
+from .authz import require
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 VERIFY_SESSION_NAME = "xacct-verify"
@@ -450,6 +451,7 @@ def grant_verify(
     batch: VerificationBatch | None = None,
 ) -> Verification:
     """Run Test access for the grant, save the evidence, and let the status follow it."""
+    require(actor, "verify_grant")
     started_at = timezone.now()
     clock = time.monotonic()
     chain = _Chain(grant)

@@ -1,0 +1,154 @@
+"""Roles for people: a walk over every URL for every role, and the services' own checks."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from django.urls import reverse
+
+from grants import services
+from grants.models import AuditAction, AuditEvent, GrantStatus
+from grants.services import authz
+
+from .test_auth import portal_paths
+from .test_services_grants import draft
+
+pytestmark = pytest.mark.django_db
+
+# Each URL: how it is used, and the permission it needs.
+MUTATIONS = {
+    "/accounts/1/check/": "manage_account",
+    "/accounts/1/discover/": "manage_grant",
+    "/accounts/1/import/": "manage_grant",
+    "/grants/1/retry/": "manage_grant",
+    "/grants/1/verify/": "verify_grant",
+    "/grants/verify/": "verify_grant",
+    "/grants/1/expiry/": "manage_grant",
+    "/grants/1/drift/": "verify_grant",
+}
+PAGES = {
+    "/": "view_grant",
+    "/accounts/": "view_awsaccount",
+    "/accounts/new/": "manage_account",
+    "/accounts/1/": "view_awsaccount",
+    "/accounts/1/edit/": "manage_account",
+    "/grants/": "view_grant",
+    "/grants/new/": "manage_grant",
+    "/grants/1/": "view_grant",
+    "/grants/1/revoke/": "manage_grant",
+    "/verifications/batch/1/": "view_grant",
+    "/audit/": "view_auditevent",
+}
+
+
+def role_user(django_user_model, role: str):  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user(username=role.lower().replace(" ", "-"))
+    group, _ = Group.objects.get_or_create(name=role)
+    group.permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="grants", codename__in=authz.ROLE_PERMISSIONS[role]
+        )
+    )
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
+    """Objects numbered 1 for every URL: account piyo, a failed grant, a batch.
+
+    AWS is moto in-process: an allowed Check connection or discovery really runs."""
+    from grants.models import VerificationBatch
+
+    grant = draft(piyo, hoge)
+    grant.status = GrantStatus.FAILED
+    grant.save()
+    VerificationBatch.objects.create(grant_ids=[])
+    assert piyo.pk == grant.pk == 1
+
+
+def test_the_tables_cover_every_url() -> None:
+    assert set(portal_paths()) == set(MUTATIONS) | set(PAGES)
+
+
+def test_the_migration_creates_the_same_roles() -> None:
+    migration = importlib.import_module("grants.migrations.0006_roles")
+    assert migration.ROLE_PERMISSIONS == authz.ROLE_PERMISSIONS
+
+
+@pytest.mark.parametrize("role", list(authz.ROLE_PERMISSIONS))
+def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.XACCT_VERIFY_IN_BACKGROUND = False
+    user = role_user(django_user_model, role)
+    allowed = set(authz.ROLE_PERMISSIONS[role])
+    client = Client()
+    client.force_login(user)
+    for path, permission in PAGES.items():
+        status = client.get(path).status_code
+        if permission in allowed:
+            assert status == 200, (role, path, status)
+        else:
+            assert status == 403, (role, path, status)
+    for path, permission in MUTATIONS.items():
+        assert client.get(path).status_code in (403, 405), (role, "GET", path)
+        status = client.post(path, {"action": "check"}).status_code
+        if permission in allowed:
+            assert status in (200, 302), (role, path, status)
+        else:
+            assert status == 403, (role, path, status)
+    # Every role is refused something, and each refusal is audited.
+    assert AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED).exists()
+
+
+def test_mutations_need_a_csrf_token(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_superuser(username="root"))
+    for path in MUTATIONS:
+        assert client.post(path).status_code == 403, path
+
+
+def test_reapply_needs_the_grant_manager_role(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(role_user(django_user_model, authz.VERIFIERS))
+    assert client.post("/grants/1/drift/", {"action": "reapply"}).status_code == 403
+
+
+def test_denials_are_audited(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(role_user(django_user_model, authz.VIEWERS))
+    client.post(reverse("grant_retry", args=[1]))
+    event = AuditEvent.objects.get(action=AuditAction.PERMISSION_DENIED)
+    assert event.actor_name == "viewers"
+    assert event.message == "POST /grants/1/retry/"
+
+
+def test_the_services_refuse_people_without_the_permission(django_user_model, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from django.core.exceptions import PermissionDenied
+
+    viewer = role_user(django_user_model, authz.VIEWERS)
+    grant = draft(piyo, hoge)
+    with pytest.raises(PermissionDenied):
+        services.grant_provision(grant=grant, actor=viewer)
+    with pytest.raises(PermissionDenied):
+        services.account_update(account=piyo, actor=viewer, name="x")
+    assert not grant.pk
+
+
+def test_a_viewer_sees_no_buttons_it_cannot_use(django_user_model, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = draft(piyo, hoge)
+    grant.status = GrantStatus.ACTIVE
+    grant.save()
+    client = Client()
+    client.force_login(role_user(django_user_model, authz.VIEWERS))
+    page = client.get(grant.get_absolute_url()).content.decode()
+    assert "Test access <span" not in page
+    assert "Revoke</a>" not in page
+    listing = client.get(reverse("grant_list")).content.decode()
+    assert "New grant" not in listing
+    assert "Verify selected" not in listing
+    accounts = client.get(reverse("account_list")).content.decode()
+    assert "Register account" not in accounts
+    assert "Check connection" not in accounts
