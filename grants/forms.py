@@ -463,6 +463,22 @@ class AuditFilterForm(forms.Form):
     outcome = forms.CharField(required=False)
 
 
+class ReauthenticateForm(BootstrapMixin, forms.Form):
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+
 class GrantExpiryForm(BootstrapMixin, forms.Form):
     expires_at = forms.DateTimeField(
         required=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,9 +12,12 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 STARTED = "xacct_session_started"
 SEEN = "xacct_session_seen"
+# When the person last proved their password (log-in or re-authentication).
+AUTHENTICATED = "xacct_authenticated_at"
 
 
 class SessionTimeoutMiddleware:
@@ -58,3 +62,24 @@ class PermissionDeniedAuditMiddleware:
                 outcome=AuditOutcome.FAILURE,
                 message=f"{request.method} {request.path}",
             )
+
+
+def has_recent_authentication(request: HttpRequest) -> bool:
+    proved = request.session.get(AUTHENTICATED, 0)
+    return time.time() - proved <= settings.XACCT_REAUTH_MINUTES * 60
+
+
+def recent_authentication_required(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """Destructive actions need a password entered within XACCT_REAUTH_MINUTES."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not has_recent_authentication(request):
+            if request.method == "POST":
+                messages.info(request, "Confirm your password, then repeat the action.")
+            return redirect_to_login(request.get_full_path(), login_url=reverse("reauthenticate"))
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from axes.signals import user_locked_out
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
+from .middleware import AUTHENTICATED, SEEN, STARTED
 from .models import AuditAction, AuditEvent, AuditOutcome
 
 
@@ -35,3 +37,12 @@ def audit_locked_out(sender: Any, request: Any = None, username: str = "", **kwa
         outcome=AuditOutcome.FAILURE,
         message=f"Locked out after repeated failures from {_client(request)}.",
     )
+
+
+@receiver(user_logged_in)
+def stamp_authentication(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        now = time.time()
+        request.session[AUTHENTICATED] = now
+        request.session[STARTED] = now
+        request.session[SEEN] = now

@@ -22,4 +22,5 @@ urlpatterns = [
     path("grants/verify/", views.grants_verify_bulk, name="grants_verify_bulk"),
     path("verifications/batch/<int:pk>/", views.verification_batch, name="verification_batch"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("reauthenticate/", views.reauthenticate, name="reauthenticate"),
 ]

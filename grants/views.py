@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,12 +11,15 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from formtools.wizard.views import SessionWizardView
 
@@ -26,10 +30,12 @@ from .forms import (
     GranteeStepForm,
     GrantExpiryForm,
     PermissionsStepForm,
+    ReauthenticateForm,
     ReviewStepForm,
     RoleStepForm,
     TrustedStepForm,
 )
+from .middleware import AUTHENTICATED, has_recent_authentication, recent_authentication_required
 from .models import (
     AccessMethod,
     AuditAction,
@@ -317,6 +323,7 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("grants.manage_grant", raise_exception=True)
+@recent_authentication_required
 def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(
         Grant.objects.select_related("trusting_account", "trusted_account"), pk=pk
@@ -593,8 +600,12 @@ grant_create = GrantWizard.as_view()
 def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
     action = request.POST.get("action", "check")
-    if action in ("reapply", "adopt") and not request.user.has_perm("grants.manage_grant"):
-        raise PermissionDenied("Re-apply and adopt need the grant manager role.")
+    if action in ("reapply", "adopt"):
+        if not request.user.has_perm("grants.manage_grant"):
+            raise PermissionDenied("Re-apply and adopt need the grant manager role.")
+        if not has_recent_authentication(request):
+            messages.info(request, "Confirm your password, then repeat the action.")
+            return redirect_to_login(grant.get_absolute_url(), login_url=reverse("reauthenticate"))
     try:
         if action == "reapply":
             services.grant_reapply(grant=grant, actor=request.user)
@@ -651,3 +662,15 @@ def account_import(request: HttpRequest, pk: int) -> HttpResponse:
         request, f"Imported {grant.role_arn}. Name the grantee and run Test access to check it."
     )
     return redirect(grant)
+
+
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """Ask for the password again before a destructive action."""
+    form = ReauthenticateForm(request.user, request.POST or None)
+    next_url = request.POST.get("next") or request.GET.get("next") or reverse("dashboard")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("dashboard")
+    if request.method == "POST" and form.is_valid():
+        request.session[AUTHENTICATED] = time.time()
+        return redirect(next_url)
+    return render(request, "registration/reauthenticate.html", {"form": form, "next": next_url})

@@ -70,8 +70,12 @@ def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
     assert piyo.pk == grant.pk == 1
 
 
+# Open to every logged-in person: it only asks for their own password.
+ANY_USER = {"/reauthenticate/"}
+
+
 def test_the_tables_cover_every_url() -> None:
-    assert set(portal_paths()) == set(MUTATIONS) | set(PAGES)
+    assert set(portal_paths()) == set(MUTATIONS) | set(PAGES) | ANY_USER
 
 
 def test_the_migration_creates_the_same_roles() -> None:
@@ -92,6 +96,8 @@ def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role,
             assert status == 200, (role, path, status)
         else:
             assert status == 403, (role, path, status)
+    for path in ANY_USER:
+        assert client.get(path).status_code == 200, (role, path)
     for path, permission in MUTATIONS.items():
         assert client.get(path).status_code in (403, 405), (role, "GET", path)
         status = client.post(path, {"action": "check"}).status_code

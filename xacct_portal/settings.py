@@ -79,6 +79,8 @@ AXES_VERBOSE = False
 XACCT_SESSION_IDLE_MINUTES = env.int("XACCT_SESSION_IDLE_MINUTES", default=30)
 XACCT_SESSION_MAX_HOURS = env.int("XACCT_SESSION_MAX_HOURS", default=8)
 SESSION_COOKIE_AGE = XACCT_SESSION_MAX_HOURS * 3600
+# Revoke, re-apply and adopt need a password entered within this many minutes.
+XACCT_REAUTH_MINUTES = env.int("XACCT_REAUTH_MINUTES", default=15)
 
 ROOT_URLCONF = "xacct_portal.urls"
 
