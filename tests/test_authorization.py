@@ -20,26 +20,26 @@ pytestmark = pytest.mark.django_db
 
 # Each URL: how it is used, and the permission it needs.
 MUTATIONS = {
-    "/accounts/1/check/": "manage_account",
-    "/accounts/1/discover/": "manage_grant",
-    "/accounts/1/import/": "manage_grant",
-    "/grants/1/retry/": "manage_grant",
-    "/grants/1/verify/": "verify_grant",
+    "/accounts/{account}/check/": "manage_account",
+    "/accounts/{account}/discover/": "manage_grant",
+    "/accounts/{account}/import/": "manage_grant",
+    "/grants/{grant}/retry/": "manage_grant",
+    "/grants/{grant}/verify/": "verify_grant",
     "/grants/verify/": "verify_grant",
-    "/grants/1/expiry/": "manage_grant",
-    "/grants/1/drift/": "verify_grant",
+    "/grants/{grant}/expiry/": "manage_grant",
+    "/grants/{grant}/drift/": "verify_grant",
 }
 PAGES = {
     "/": "view_grant",
     "/accounts/": "view_awsaccount",
     "/accounts/new/": "manage_account",
-    "/accounts/1/": "view_awsaccount",
-    "/accounts/1/edit/": "manage_account",
+    "/accounts/{account}/": "view_awsaccount",
+    "/accounts/{account}/edit/": "manage_account",
     "/grants/": "view_grant",
     "/grants/new/": "manage_grant",
-    "/grants/1/": "view_grant",
-    "/grants/1/revoke/": "manage_grant",
-    "/verifications/batch/1/": "view_grant",
+    "/grants/{grant}/": "view_grant",
+    "/grants/{grant}/revoke/": "manage_grant",
+    "/verifications/batch/{batch}/": "view_grant",
     "/audit/": "view_auditevent",
 }
 
@@ -58,7 +58,7 @@ def role_user(django_user_model, role: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
-    """Objects numbered 1 for every URL: account piyo, a failed grant, a batch.
+    """The objects the URLs name: account piyo, a failed grant, a batch.
 
     AWS is moto in-process: an allowed Check connection or discovery really runs."""
     from grants.models import VerificationBatch
@@ -66,8 +66,8 @@ def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
     grant = draft(piyo, hoge)
     grant.status = GrantStatus.FAILED
     grant.save()
-    VerificationBatch.objects.create(grant_ids=[])
-    assert piyo.pk == grant.pk == 1
+    batch = VerificationBatch.objects.create(grant_ids=[])
+    return {"account": piyo.pk, "grant": grant.pk, "batch": batch.pk}
 
 
 # Open to every logged-in person: it only asks for their own password.
@@ -75,7 +75,9 @@ ANY_USER = {"/reauthenticate/"}
 
 
 def test_the_tables_cover_every_url() -> None:
-    assert set(portal_paths()) == set(MUTATIONS) | set(PAGES) | ANY_USER
+    ones = {"account": 1, "grant": 1, "batch": 1}
+    tables = {path.format(**ones) for path in (*MUTATIONS, *PAGES)}
+    assert set(portal_paths()) == tables | ANY_USER
 
 
 def test_the_migration_creates_the_same_roles() -> None:
@@ -90,7 +92,8 @@ def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role,
     allowed = set(authz.ROLE_PERMISSIONS[role])
     client = Client()
     client.force_login(user)
-    for path, permission in PAGES.items():
+    for pattern, permission in PAGES.items():
+        path = pattern.format(**world)
         status = client.get(path).status_code
         if permission in allowed:
             assert status == 200, (role, path, status)
@@ -98,7 +101,8 @@ def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role,
             assert status == 403, (role, path, status)
     for path in ANY_USER:
         assert client.get(path).status_code == 200, (role, path)
-    for path, permission in MUTATIONS.items():
+    for pattern, permission in MUTATIONS.items():
+        path = pattern.format(**world)
         assert client.get(path).status_code in (403, 405), (role, "GET", path)
         status = client.post(path, {"action": "check"}).status_code
         if permission in allowed:
@@ -112,23 +116,24 @@ def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role,
 def test_mutations_need_a_csrf_token(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
     client = Client(enforce_csrf_checks=True)
     client.force_login(django_user_model.objects.create_superuser(username="root"))
-    for path in MUTATIONS:
-        assert client.post(path).status_code == 403, path
+    for pattern in MUTATIONS:
+        assert client.post(pattern.format(**world)).status_code == 403, pattern
 
 
 def test_reapply_needs_the_grant_manager_role(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(role_user(django_user_model, authz.VERIFIERS))
-    assert client.post("/grants/1/drift/", {"action": "reapply"}).status_code == 403
+    drift = f"/grants/{world['grant']}/drift/"
+    assert client.post(drift, {"action": "reapply"}).status_code == 403
 
 
 def test_denials_are_audited(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(role_user(django_user_model, authz.VIEWERS))
-    client.post(reverse("grant_retry", args=[1]))
+    client.post(reverse("grant_retry", args=[world["grant"]]))
     event = AuditEvent.objects.get(action=AuditAction.PERMISSION_DENIED)
     assert event.actor_name == "viewers"
-    assert event.message == "POST /grants/1/retry/"
+    assert event.message == f"POST /grants/{world['grant']}/retry/"
 
 
 def test_the_services_refuse_people_without_the_permission(django_user_model, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
