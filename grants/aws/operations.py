@@ -178,6 +178,37 @@ def user_policy(access: AccountAccess, *, user_name: str, policy_name: str) -> d
     return _document(response["PolicyDocument"])
 
 
+# --- the grantee's policy: inline on an IAM user, or on an IAM role -------------------
+
+
+def grantee_policy_put(
+    access: AccountAccess, *, grantee_type: str, grantee_name: str, policy_name: str, document: str
+) -> str:
+    if grantee_type == "role":
+        return role_policy_put(
+            access, role_name=grantee_name, policy_name=policy_name, document=document
+        )
+    return user_policy_put(
+        access, user_name=grantee_name, policy_name=policy_name, document=document
+    )
+
+
+def grantee_policy_delete(
+    access: AccountAccess, *, grantee_type: str, grantee_name: str, policy_name: str
+) -> str:
+    if grantee_type == "role":
+        return role_policy_delete(access, role_name=grantee_name, policy_name=policy_name)
+    return user_policy_delete(access, user_name=grantee_name, policy_name=policy_name)
+
+
+def grantee_policy(
+    access: AccountAccess, *, grantee_type: str, grantee_name: str, policy_name: str
+) -> dict | None:
+    if grantee_type == "role":
+        return role_inline_policy(access, role_name=grantee_name, policy_name=policy_name)
+    return user_policy(access, user_name=grantee_name, policy_name=policy_name)
+
+
 def _document(value: Any) -> dict:
     """IAM returns documents URL-encoded in the wire format; botocore decodes most."""
     if isinstance(value, dict):

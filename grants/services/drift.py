@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from .. import aws, policies
-from ..models import AuditAction, AuditOutcome, Grant, GranteeType, GrantStatus
+from ..models import AuditAction, AuditOutcome, Grant, GrantStatus
 from .audit import audit_record
 from .authz import require
-from .grants import GRANT_TAG, PORTAL_TAG
+from .grants import GRANT_TAG, GRANTEE_POLICY_ACTIONS, PORTAL_TAG
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,12 @@ def _live_state(grant: Grant) -> LiveState:
     grantee_policy = None
     if grant.trusted_is_managed and grant.grantee_name:
         assert grant.trusted_account is not None
-        trusted = grant.trusted_account.access()
-        if grant.grantee_type == GranteeType.ROLE:
-            grantee_policy = aws.role_inline_policy(
-                trusted, role_name=grant.grantee_name, policy_name=grant.user_policy_name
-            )
-        else:
-            grantee_policy = aws.user_policy(
-                trusted, user_name=grant.grantee_name, policy_name=grant.user_policy_name
-            )
+        grantee_policy = aws.grantee_policy(
+            grant.trusted_account.access(),
+            grantee_type=grant.grantee_type,
+            grantee_name=grant.grantee_name,
+            policy_name=grant.user_policy_name,
+        )
     return LiveState(role, attached, inline, grantee_policy)
 
 
@@ -257,24 +255,15 @@ def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     if grant.trusted_is_managed and grant.grantee_name and live.grantee_policy != grant.user_policy:
         trusted = grant.trusted_account
         assert trusted is not None
-        trusted_access = trusted.access()
-        document = policies.render(grant.user_policy)
-        if grant.grantee_type == GranteeType.ROLE:
-            put = lambda: aws.role_policy_put(  # noqa: E731
-                trusted_access,
-                role_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-                document=document,
-            )
-            action = AuditAction.ROLE_POLICY_PUT
-        else:
-            put = lambda: aws.user_policy_put(  # noqa: E731
-                trusted_access,
-                user_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-                document=document,
-            )
-            action = AuditAction.USER_POLICY_PUT
+        put = partial(
+            aws.grantee_policy_put,
+            trusted.access(),
+            grantee_type=grant.grantee_type,
+            grantee_name=grant.grantee_name,
+            policy_name=grant.user_policy_name,
+            document=policies.render(grant.user_policy),
+        )
+        action = GRANTEE_POLICY_ACTIONS[grant.grantee_type][0]
         calls.append((action, trusted, f"put {grant.user_policy_name}", put))
 
     failure: aws.AwsErrorDetail | None = None

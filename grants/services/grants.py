@@ -260,45 +260,20 @@ def grant_plan(grant: Grant) -> list[ProvisioningStep]:
         trusted = grant.trusted_account
         assert trusted is not None
         trusted_access = trusted.access()
-        document = policies.render(grant.user_policy)
-        if grant.grantee_type == GranteeType.ROLE:
-            run = partial(
-                aws.role_policy_put,
-                trusted_access,
-                role_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-                document=document,
-            )
-            undo = partial(
-                aws.role_policy_delete,
-                trusted_access,
-                role_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-            )
-            action, undo_action, verb = (
-                AuditAction.ROLE_POLICY_PUT,
-                AuditAction.ROLE_POLICY_DELETE,
-                "iam:PutRolePolicy",
-            )
-        else:
-            run = partial(
-                aws.user_policy_put,
-                trusted_access,
-                user_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-                document=document,
-            )
-            undo = partial(
-                aws.user_policy_delete,
-                trusted_access,
-                user_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-            )
-            action, undo_action, verb = (
-                AuditAction.USER_POLICY_PUT,
-                AuditAction.USER_POLICY_DELETE,
-                "iam:PutUserPolicy",
-            )
+        grantee = {
+            "grantee_type": grant.grantee_type,
+            "grantee_name": grant.grantee_name,
+            "policy_name": grant.user_policy_name,
+        }
+        run = partial(
+            aws.grantee_policy_put,
+            trusted_access,
+            document=policies.render(grant.user_policy),
+            **grantee,
+        )
+        undo = partial(aws.grantee_policy_delete, trusted_access, **grantee)
+        action, undo_action = GRANTEE_POLICY_ACTIONS[grant.grantee_type]
+        verb = AuditAction(action).label
         steps.append(
             ProvisioningStep(
                 key="grantee-policy",
@@ -342,6 +317,13 @@ def _role_create_or_adopt(grant: Grant) -> str:
         arn, request_id = existing.arn, exc.detail.request_id
     grant.role_arn = arn
     return request_id
+
+
+# The audited (put, delete) actions of the grantee's policy, by kind of grantee.
+GRANTEE_POLICY_ACTIONS = {
+    GranteeType.USER: (AuditAction.USER_POLICY_PUT, AuditAction.USER_POLICY_DELETE),
+    GranteeType.ROLE: (AuditAction.ROLE_POLICY_PUT, AuditAction.ROLE_POLICY_DELETE),
+}
 
 
 class GrantBusy(Exception):

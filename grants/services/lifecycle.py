@@ -13,9 +13,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import aws
-from ..models import AuditAction, AuditOutcome, AwsAccount, Grant, GranteeType, GrantStatus
+from ..models import AuditAction, AuditOutcome, AwsAccount, Grant, GrantStatus
 from .audit import audit_record
 from .authz import require
+from .grants import GRANTEE_POLICY_ACTIONS
 
 REVOCABLE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
 
@@ -41,26 +42,15 @@ def revoke_plan(grant: Grant, *, live: bool = False) -> list[RevokeStep]:
     trusted = grant.trusted_account
     if grant.trusted_is_managed and grant.grantee_name:
         assert trusted is not None
-        trusted_access = trusted.access()
-        run: Callable[[], str]
-        if grant.grantee_type == GranteeType.ROLE:
-            run = partial(
-                aws.role_policy_delete,
-                trusted_access,
-                role_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-            )
-            verb = "iam:DeleteRolePolicy"
-            action = AuditAction.ROLE_POLICY_DELETE
-        else:
-            run = partial(
-                aws.user_policy_delete,
-                trusted_access,
-                user_name=grant.grantee_name,
-                policy_name=grant.user_policy_name,
-            )
-            verb = "iam:DeleteUserPolicy"
-            action = AuditAction.USER_POLICY_DELETE
+        run = partial(
+            aws.grantee_policy_delete,
+            trusted.access(),
+            grantee_type=grant.grantee_type,
+            grantee_name=grant.grantee_name,
+            policy_name=grant.user_policy_name,
+        )
+        action = GRANTEE_POLICY_ACTIONS[grant.grantee_type][1]
+        verb = AuditAction(action).label
         steps.append(
             RevokeStep(
                 action=action,
