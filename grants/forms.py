@@ -13,7 +13,7 @@ from django.utils import timezone
 from . import aws, policies
 from .models import AccessMethod, AwsAccount, Grant, GranteeType, PermissionSet, TrustScope
 from .selectors import LiveLookup, role_name_taken_by_grant
-from .services import grant_size_errors
+from .services import ACCOUNT_FIELDS, grant_size_errors
 from .validators import (
     account_id_validator,
     description_validator,
@@ -63,17 +63,7 @@ class AwsAccountForm(BootstrapMixin, forms.ModelForm):
 
     class Meta:
         model = AwsAccount
-        fields = [
-            "account_id",
-            "name",
-            "owner_email",
-            "default_region",
-            "partition",
-            "access_method",
-            "profile_name",
-            "hub_role_name",
-            "hub_external_id",
-        ]
+        fields = list(ACCOUNT_FIELDS)  # the fields account_create/account_update take
         widgets = {
             "account_id": forms.TextInput(
                 attrs={"inputmode": "numeric", "placeholder": "111122223333", "autofocus": True}
