@@ -6,4 +6,4 @@ class GrantsConfig(AppConfig):
     verbose_name = "Cross-account grants"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the audit receivers)
+        from . import checks, signals  # noqa: F401  (registers checks, connects receivers)

@@ -392,7 +392,12 @@ class AuditEvent(models.Model):
 
 
 class VerificationBatch(models.Model):
-    """Several grants verified together; progress is the count of their verifications."""
+    """Several grants verified together, one task each (Verify selected, or the schedule).
+
+    `processed` counts finished tasks, including grants skipped because they
+    were deleted meanwhile or whose verification crashed; the batch is
+    finished when every grant has been processed. No actor: the schedule.
+    """
 
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -400,6 +405,7 @@ class VerificationBatch(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     grant_ids = models.JSONField(default=list)
+    processed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

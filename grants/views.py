@@ -51,6 +51,7 @@ from .selectors import LiveLookup
 
 PAGE_SIZE = 25
 _MAX_ID = 2**63 - 1
+BATCH_STALL_AFTER = timedelta(seconds=20)
 
 
 def _ids(values: list[str]) -> list[int]:
@@ -412,15 +413,24 @@ def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
 @permission_required("grants.view_grant", raise_exception=True)
 def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(VerificationBatch, pk=pk)
-    verifications = batch.verifications.select_related("grant", "grant__trusting_account")
+    verifications = list(
+        batch.verifications.select_related("grant", "grant__trusting_account").order_by("pk")
+    )
+    total = len(batch.grant_ids)
+    done = min(batch.processed, total)
     context = {
         "batch": batch,
         "verifications": verifications,
-        "done": len(verifications),
-        "total": len(batch.grant_ids),
+        "done": done,
+        "total": total,
         "failed": sum(1 for v in verifications if not v.passed),
+        "skipped": max(done - len(verifications), 0),
+        "percent": int(100 * done / total) if total else 100,
+        # Queued work nobody picks up means no db_worker is running.
+        "stalled": not batch.finished_at
+        and timezone.now() - batch.created_at > BATCH_STALL_AFTER
+        and done == 0,
     }
-    context["percent"] = int(100 * context["done"] / context["total"]) if context["total"] else 100
     if request.headers.get("HX-Request"):
         return render(request, "grants/includes/batch_progress.html", context)
     return render(request, "grants/verification_batch.html", context)

@@ -87,7 +87,6 @@ def test_the_migration_creates_the_same_roles() -> None:
 
 @pytest.mark.parametrize("role", list(authz.ROLE_PERMISSIONS))
 def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role, settings) -> None:  # type: ignore[no-untyped-def]
-    settings.XACCT_VERIFY_IN_BACKGROUND = False
     user = role_user(django_user_model, role)
     allowed = set(authz.ROLE_PERMISSIONS[role])
     client = Client()

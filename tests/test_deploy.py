@@ -20,8 +20,48 @@ def test_check_deploy_is_clean_in_production(tmp_path: Path) -> None:
         DJANGO_SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-3f9a7c1e",
         DJANGO_ALLOWED_HOSTS="portal.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        XACCT_TASK_BACKEND="database",
     )
+    result = _check_deploy(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_background_work_would_run_in_requests(tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "XACCT_", "DATABASE_URL"))
+    }
+    env.update(
+        DJANGO_SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-3f9a7c1e",
+        DJANGO_ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        XACCT_TASK_BACKEND="immediate",
+    )
+    result = _check_deploy(env)
+    assert result.returncode != 0
+    assert "grants.W001" in result.stderr + result.stdout
+    assert "db_worker" in result.stderr + result.stdout
+
+
+def test_an_unknown_task_backend_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XACCT_",))}
+    env.update(DJANGO_DEBUG="true", XACCT_TASK_BACKEND="celery")
     result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "XACCT_TASK_BACKEND must be one of immediate, database, not 'celery'" in result.stderr
+
+
+def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=BASE_DIR,
         env=env,
@@ -29,8 +69,6 @@ def test_check_deploy_is_clean_in_production(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:

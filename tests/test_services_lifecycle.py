@@ -134,6 +134,31 @@ def test_expire_grants_runs_as_a_task(aws_world, piyo, hoge) -> None:  # type: i
     assert grant.status == GrantStatus.EXPIRED
 
 
+@pytest.mark.django_db(transaction=True)
+def test_expire_grants_enqueue_leaves_the_revoke_to_a_worker(
+    aws_world, piyo, hoge, settings, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    grant = provision(piyo, hoge)
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    call_command("expire_grants", "--enqueue")
+    queued = DBTaskResult.objects.get()
+    assert f"Expiry queued as task {queued.id} (Ready)." in capsys.readouterr().out
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.ACTIVE  # nothing happens until a worker runs it
+
+    call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0")
+
+    queued.refresh_from_db()
+    assert queued.status == "SUCCESSFUL"
+    assert queued.return_value == 1
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.EXPIRED
+    assert_nothing_left(grant, piyo, hoge)
+
+
 def test_expire_grants_exits_non_zero_when_a_revoke_fails(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
     inject_failure("DeleteRole", code="ServiceFailure")
     grant = provision(piyo, hoge)

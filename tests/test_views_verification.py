@@ -136,15 +136,13 @@ def test_the_dashboard_counts_grants(user_client, piyo, hoge) -> None:  # type: 
 
 
 def test_verify_selected_runs_a_batch_and_shows_each_result(
-    user_client, aws_world, piyo, hoge, settings
+    user_client, aws_world, piyo, hoge, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.XACCT_VERIFY_IN_BACKGROUND = False
-    settings.XACCT_VERIFY_CONCURRENCY = 1  # threads could not see this test's transaction
     first, second = provision(piyo, hoge, "one"), provision(piyo, hoge, "two")
-    response = user_client.post(
-        reverse("grants_verify_bulk"), {"grant": [first.pk, second.pk]}, follow=True
-    )
-    body = response.content.decode()
+    # The tasks are enqueued once the batch is committed (the immediate backend runs them).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user_client.post(reverse("grants_verify_bulk"), {"grant": [first.pk, second.pk]})
+    body = user_client.get(response.url).content.decode()
     assert "Finished: 2 verified, <strong>0 failed</strong>." in body
     assert Verification.objects.filter(batch__isnull=False).count() == 2
 
@@ -178,20 +176,127 @@ def test_verify_grants_verifies_fifty_grants_concurrently(aws_world, piyo, hoge,
     assert "1 verified, 1 failed." in capsys.readouterr().out
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_background_batch_reports_progress_until_done(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
-    import time
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+
+def run_worker() -> None:
+    """What `manage.py db_worker` does, in this process, until the queue is empty."""
+    call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_batch_waits_for_a_worker_then_shows_every_result(
+    user_client, aws_world, piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = DATABASE_TASKS
     grants = [provision(piyo, hoge, f"bg-{n}") for n in range(6)]
     response = user_client.post(reverse("grants_verify_bulk"), {"all": "1"})
     batch_url = response.url
-    deadline = time.monotonic() + 60
-    while True:
-        body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
-        if "Finished" in body or time.monotonic() > deadline:
-            break
-        assert 'hx-trigger="every 1s"' in body
-        time.sleep(0.2)
+    body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "Queued: waiting for a worker" in body
+    assert 'hx-trigger="every 1s"' in body
+    assert DBTaskResult.objects.filter(status="READY").count() == 6
+    assert Verification.objects.count() == 0
+
+    run_worker()
+
+    body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
     assert "Finished: 6 verified, <strong>0 failed</strong>." in body
     assert 'hx-trigger="every 1s"' not in body
     assert Verification.objects.count() == len(grants)
+    assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_nobody_picks_up_says_a_worker_is_missing(
+    user_client, aws_world, piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from grants.models import VerificationBatch
+
+    settings.TASKS = DATABASE_TASKS
+    provision(piyo, hoge)
+    batch_url = user_client.post(reverse("grants_verify_bulk"), {"all": "1"}).url
+    assert "No worker has picked" not in user_client.get(batch_url).content.decode()
+    VerificationBatch.objects.update(created_at=timezone.now() - timedelta(minutes=1))
+    body = user_client.get(batch_url).content.decode()
+    assert "No worker has picked this batch up yet" in body
+    assert "manage.py db_worker" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_counts_a_deleted_grant_and_a_crashed_task_and_still_finishes(
+    user_client, aws_world, piyo, hoge, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from django_tasks_db.models import DBTaskResult
+
+    from grants.models import VerificationBatch
+    from grants.services import verification
+
+    settings.TASKS = DATABASE_TASKS
+    kept, deleted, crashing = (provision(piyo, hoge, name) for name in ("kept", "gone", "crash"))
+    user_client.post(reverse("grants_verify_bulk"), {"all": "1"})
+    Grant.objects.filter(pk=deleted.pk).delete()
+    real_verify = verification.grant_verify
+
+    def verify(*, grant, actor, batch):  # type: ignore[no-untyped-def]
+        if grant.pk == crashing.pk:
+            raise RuntimeError("simulated crash")
+        return real_verify(grant=grant, actor=actor, batch=batch)
+
+    monkeypatch.setattr(verification, "grant_verify", verify)
+    run_worker()
+
+    batch = VerificationBatch.objects.get()
+    assert batch.finished_at is not None
+    assert batch.processed == 3
+    assert list(batch.verifications.values_list("grant_id", flat=True)) == [kept.pk]
+    failed = DBTaskResult.objects.get(status="FAILED")
+    assert "simulated crash" in failed.traceback
+    body = user_client.get(batch.get_absolute_url()).content.decode()
+    assert "Finished: 1 verified, <strong>0 failed</strong>, 2 not verified." in body
+    assert "2 grants could not be verified" in body
+
+
+def test_a_grant_is_verified_once_per_batch_even_if_its_task_runs_twice(
+    aws_world, piyo, hoge, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.models import VerificationBatch
+    from grants.tasks import verify_batch_grant
+
+    grant = provision(piyo, hoge)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = services.verification_batch_start(grants=[grant], actor=None)
+    batch.refresh_from_db()
+    assert batch.finished_at is not None and batch.processed == 1
+    result = verify_batch_grant.enqueue(batch_id=batch.pk, grant_id=grant.pk)
+    assert result.return_value == "skipped"
+    assert Verification.objects.filter(batch=batch).count() == 1
+    assert VerificationBatch.objects.get().processed == 2  # counted, not verified
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_grants_enqueue_queues_a_batch_of_live_grants(
+    aws_world, piyo, hoge, settings, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from django_tasks_db.models import DBTaskResult
+
+    from grants.models import VerificationBatch
+
+    settings.TASKS = DATABASE_TASKS
+    live = [provision(piyo, hoge, f"live-{n}") for n in range(3)]
+    Grant.objects.filter(pk=live[0].pk).update(status=GrantStatus.REVOKED)
+    call_command("verify_grants", "--enqueue")
+    batch = VerificationBatch.objects.get()
+    assert batch.actor is None
+    assert sorted(batch.grant_ids) == [live[1].pk, live[2].pk]
+    assert f"Batch {batch.pk}: 2 grant(s) queued for the workers" in capsys.readouterr().out
+    queued = DBTaskResult.objects.all()
+    assert {t.task_path for t in queued} == {"grants.tasks.verify_batch_grant"}
+    assert sorted(t.args_kwargs["kwargs"]["grant_id"] for t in queued) == batch.grant_ids
+    assert Verification.objects.count() == 0

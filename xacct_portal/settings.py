@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "formtools",
     "axes",
+    "django_tasks_db",
     "grants",
 ]
 
@@ -195,11 +196,29 @@ XACCT_IAM_PROPAGATION_WINDOW_SECONDS = env.int("XACCT_IAM_PROPAGATION_WINDOW_SEC
 XACCT_VERIFY_PROPAGATION_RETRY_SECONDS = env.float(
     "XACCT_VERIFY_PROPAGATION_RETRY_SECONDS", default=20.0
 )
-# How many grants "Verify selected" and verify_grants test at once.
+# How many grants `verify_grants` (run in the foreground) tests at once.
 XACCT_VERIFY_CONCURRENCY = env.int("XACCT_VERIFY_CONCURRENCY", default=4)
-XACCT_VERIFY_IN_BACKGROUND = env.bool("XACCT_VERIFY_IN_BACKGROUND", default=True)
 # Visible in the trusting account's CloudTrail; no personal data.
 AWS_ROLE_SESSION_NAME = env.str("XACCT_ROLE_SESSION_NAME", default="xacct-portal")
+
+# --- Background work ---------------------------------------------------------
+# Django's tasks framework runs Verify selected, scheduled re-verification and
+# expiry. "immediate" runs a task where it is enqueued (tests, the sandbox, a
+# single developer); "database" queues it in the portal's database for
+# `manage.py db_worker` processes, as many as you like, on any host.
+_TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+XACCT_TASK_BACKEND = env.str("XACCT_TASK_BACKEND", default="immediate")
+if XACCT_TASK_BACKEND not in _TASK_BACKENDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"XACCT_TASK_BACKEND must be one of {', '.join(_TASK_BACKENDS)}, "
+        f"not {XACCT_TASK_BACKEND!r}."
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[XACCT_TASK_BACKEND]}}
 
 LOGGING = {
     "version": 1,

@@ -23,7 +23,12 @@ from .lifecycle import (
     grants_expire,
     revoke_plan,
 )
-from .verification import grant_verify, grants_verify, verification_batch_start
+from .verification import (
+    grant_verify,
+    grants_verify,
+    verification_batch_grant_verify,
+    verification_batch_start,
+)
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -54,5 +59,6 @@ __all__ = [
     "grants_expire",
     "grants_verify",
     "revoke_plan",
+    "verification_batch_grant_verify",
     "verification_batch_start",
 ]

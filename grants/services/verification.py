@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .. import aws, policies
@@ -29,6 +30,8 @@ from ..models import (
 )
 from .audit import audit_record
 from .authz import require
+
+logger = logging.getLogger(__name__)
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 VERIFY_SESSION_NAME = "xacct-verify"
@@ -528,33 +531,51 @@ def grants_verify(
 def verification_batch_start(
     *, grants: list[Grant], actor: AbstractBaseUser | None
 ) -> VerificationBatch:
-    """Record a batch and verify its grants in the background (or now, when so configured)."""
+    """Record a batch and enqueue one verification task per grant.
+
+    With a database task backend the tasks wait for `db_worker` processes, which
+    share them out; with the immediate backend they have run when this returns.
+    """
+    from ..tasks import verify_batch_grant  # the task module imports the services
+
     batch = VerificationBatch.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         grant_ids=[g.pk for g in grants],
+        finished_at=None if grants else timezone.now(),
     )
 
-    def run() -> None:
-        try:
-            grants_verify(grants=grants, actor=actor, batch=batch)
-        finally:
-            VerificationBatch.objects.filter(pk=batch.pk).update(finished_at=timezone.now())
+    def enqueue() -> None:
+        for grant in grants:
+            verify_batch_grant.enqueue(batch_id=batch.pk, grant_id=grant.pk)
 
-    def run_in_thread() -> None:
-        try:
-            run()
-        finally:
-            connection.close()
-
-    if settings.XACCT_VERIFY_IN_BACKGROUND:
-        # A plain thread until the deployment gains a task worker; it starts
-        # once the batch row is committed so that the thread can see it.
-        transaction.on_commit(
-            lambda: threading.Thread(
-                target=run_in_thread, name=f"batch-{batch.pk}", daemon=True
-            ).start()
-        )
-    else:
-        run()
-        batch.refresh_from_db()
+    # A worker must find the batch row: enqueue once it is committed.
+    transaction.on_commit(enqueue)
+    batch.refresh_from_db()
     return batch
+
+
+def verification_batch_grant_verify(*, batch_id: int, grant_id: int) -> Verification | None:
+    """Verify one grant of a batch (a task's work); count it as processed whatever happens.
+
+    A grant deleted meanwhile, or already verified in this batch (a task run
+    twice), is skipped, so each grant is verified at most once per batch.
+    """
+    batch = VerificationBatch.objects.select_related("actor").get(pk=batch_id)
+    try:
+        grant = (
+            Grant.objects.select_related("trusting_account", "trusted_account")
+            .filter(pk=grant_id)
+            .first()
+        )
+        if grant is None:
+            logger.warning("Batch %s: grant %s no longer exists; skipped.", batch_id, grant_id)
+            return None
+        if batch.verifications.filter(grant_id=grant_id).exists():
+            logger.warning("Batch %s: grant %s already verified; skipped.", batch_id, grant_id)
+            return None
+        return grant_verify(grant=grant, actor=batch.actor, batch=batch)
+    finally:
+        VerificationBatch.objects.filter(pk=batch_id).update(processed=F("processed") + 1)
+        VerificationBatch.objects.filter(
+            pk=batch_id, finished_at__isnull=True, processed__gte=len(batch.grant_ids)
+        ).update(finished_at=timezone.now())

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from grants import services
 from grants.models import GrantStatus
+from grants.tasks import expire_grants
 
 
 class Command(BaseCommand):
-    help = "Revoke grants whose expiry has passed: user policy, role policies and role."
+    help = (
+        "Revoke grants whose expiry has passed: user policy, role policies and role. "
+        "With --enqueue, queue the job for the task workers instead and exit at once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--enqueue", action="store_true", help="Queue the job for `db_worker` (cron)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["enqueue"]:
+            result = expire_grants.enqueue()
+            self.stdout.write(f"Expiry queued as task {result.id} ({result.status.label}).")
+            return
         grants = services.grants_expire()
         failed = [g for g in grants if g.status != GrantStatus.EXPIRED]
         for grant in grants:

@@ -1,4 +1,4 @@
-"""Run Test access for many grants at once, for cron; exit status 1 if any failed."""
+"""Run Test access for many grants: here and now, or queued for the task workers (cron)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ VERIFIABLE = [GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL]
 
 class Command(BaseCommand):
     help = (
-        "Verify grants concurrently and report each result. Exit status 1 when any "
-        "verification failed, 0 when all passed."
+        "Verify grants concurrently and report each result; exit status 1 when any "
+        "verification failed, 0 when all passed. With --enqueue, queue them as a "
+        "verification batch for the task workers instead and exit at once."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +27,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--account", help="Only grants given or received by this account (ID or name)."
         )
-        parser.add_argument("--workers", type=int, help="Verifications at once.")
+        parser.add_argument(
+            "--workers", type=int, help="Verifications at once (when run here, not queued)."
+        )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Queue one task per grant for `db_worker` (the scheduled re-verification).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         grants = Grant.objects.select_related("trusting_account", "trusted_account").filter(
@@ -44,6 +52,14 @@ class Command(BaseCommand):
         grants = list(grants.order_by("pk"))
         if not grants:
             self.stdout.write("No grants to verify.")
+            return
+        if options["enqueue"]:
+            batch = services.verification_batch_start(grants=grants, actor=None)
+            state = "verified already" if batch.finished_at else "queued for the workers"
+            self.stdout.write(
+                f"Batch {batch.pk}: {len(grants)} grant(s) {state}; "
+                f"progress at {batch.get_absolute_url()}"
+            )
             return
         verifications = services.grants_verify(
             grants=grants, actor=None, workers=options["workers"]
