@@ -11,7 +11,7 @@ ADDRPORT ?= 127.0.0.1:8000
 
 help:
 	@echo "make run     run the portal on the embedded AWS sandbox ($(ADDRPORT))"
-	@echo "make test    lint, migration check, the whole suite on SQLite (browser tests included),"
+	@echo "make test    lint, migration check, the whole suite (browser tests included) on SQLite,"
 	@echo "             then again on a throw-away PostgreSQL server"
 	@echo "make lint    ruff check and format check;  make format  to fix"
 
@@ -39,5 +39,5 @@ format: setup
 test: setup chromium lint
 	DJANGO_DEBUG=true $(UV) run --locked python manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=true $(UV) run --locked pytest $(PYTEST_ARGS)
-	@echo "== again on PostgreSQL (browser tests run once, above) =="
-	DJANGO_DEBUG=true scripts/with-postgres $(UV) run --locked pytest -m "not browser" $(PYTEST_ARGS)
+	@echo "== again on PostgreSQL (browser tests included: the sandbox portal uses it too) =="
+	DJANGO_DEBUG=true scripts/with-postgres $(UV) run --locked pytest $(PYTEST_ARGS)

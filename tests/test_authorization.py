@@ -85,6 +85,22 @@ def test_the_migration_creates_the_same_roles() -> None:
     assert migration.ROLE_PERMISSIONS == authz.ROLE_PERMISSIONS
 
 
+def test_roles_ensure_recreates_the_groups_a_flush_removed() -> None:
+    def roles() -> dict[str, list[str]]:
+        return {
+            group.name: sorted(group.permissions.values_list("codename", flat=True))
+            for group in Group.objects.order_by("name")
+        }
+
+    from_migration = roles()
+    assert from_migration == {k: sorted(v) for k, v in authz.ROLE_PERMISSIONS.items()}
+    Group.objects.all().delete()
+    authz.roles_ensure()
+    assert roles() == from_migration
+    authz.roles_ensure()  # idempotent
+    assert roles() == from_migration
+
+
 @pytest.mark.parametrize("role", list(authz.ROLE_PERMISSIONS))
 def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role, settings) -> None:  # type: ignore[no-untyped-def]
     user = role_user(django_user_model, role)

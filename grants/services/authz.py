@@ -25,3 +25,15 @@ def require(actor: AbstractBaseUser | None, permission: str) -> None:
         return
     if not actor.has_perm(f"grants.{permission}"):  # type: ignore[attr-defined]
         raise PermissionDenied(f"{actor.get_username()} may not do this ({permission}).")
+
+
+def roles_ensure() -> None:
+    """Create the four groups with their permissions (migration 0006 does it once;
+    the sandbox calls this after flushing a database that keeps its tables)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="grants", codename__in=codenames)
+        )

@@ -11,8 +11,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -28,6 +30,37 @@ class RunningPortal:
     password: str
     output: Path
     state_dir: Path
+    database_url: str
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://", "pgsql://"))
+
+
+@contextmanager
+def portal_database(tmp_path: Path) -> Iterator[str]:
+    """The portal's own database, on the server the suite runs on (make test runs both).
+
+    PostgreSQL: a fresh database on the DATABASE_URL server, dropped afterwards.
+    Otherwise: a SQLite file in the module's temporary folder.
+    """
+    configured = os.environ.get("DATABASE_URL", "")
+    if not _is_postgres(configured):
+        yield f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = f"xacct_browser_{secrets.token_hex(4)}"
+    server = urlsplit(configured)
+    admin_url = urlunsplit(server._replace(scheme="postgresql"))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(server._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def free_port() -> int:
@@ -40,6 +73,11 @@ def free_port() -> int:
 def running_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPortal]:
     """What `make run` starts, on a free port with its own database and state folder."""
     tmp_path = tmp_path_factory.mktemp("portal")
+    with portal_database(tmp_path) as database_url:
+        yield from _run_portal(tmp_path, database_url)
+
+
+def _run_portal(tmp_path: Path, database_url: str) -> Iterator[RunningPortal]:
     port = free_port()
     password = secrets.token_urlsafe(12)
     output = tmp_path / "sandbox.log"
@@ -47,7 +85,7 @@ def running_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         **os.environ,
         "XACCT_SANDBOX": "true",
         "DJANGO_DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        "DATABASE_URL": database_url,
         "XACCT_SANDBOX_PASSWORD": password,
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -88,6 +126,7 @@ def running_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             password=password,
             output=output,
             state_dir=tmp_path / "state",
+            database_url=database_url,
         )
     finally:
         os.killpg(process.pid, signal.SIGTERM)

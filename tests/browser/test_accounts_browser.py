@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from grants.services.authz import ROLE_PERMISSIONS
+
 from .conftest import RunningPortal, log_in
 
 pytestmark = pytest.mark.browser
@@ -57,3 +59,25 @@ def test_it_prints_what_a_newcomer_needs(running_portal: RunningPortal) -> None:
     assert f"admin / {running_portal.password}" in printed
     assert re.search(r"Sandbox endpoint:  http://127\.0\.0\.1:\d+", printed)
     assert "aws --profile hoge-app sts get-caller-identity" in printed
+
+
+def test_the_portal_keeps_its_records_in_the_configured_database(
+    running_portal: RunningPortal,
+) -> None:
+    """`make test` runs the browser tests on SQLite and again on PostgreSQL."""
+    if running_portal.database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(running_portal.database_url.removeprefix("sqlite:///")) as db:
+            accounts = db.execute("SELECT name FROM grants_awsaccount ORDER BY name").fetchall()
+            groups = db.execute("SELECT name FROM auth_group ORDER BY name").fetchall()
+    else:
+        import psycopg
+
+        url = running_portal.database_url.replace("postgres://", "postgresql://", 1)
+        with psycopg.connect(url) as db:
+            accounts = db.execute("SELECT name FROM grants_awsaccount ORDER BY name").fetchall()
+            groups = db.execute("SELECT name FROM auth_group ORDER BY name").fetchall()
+    assert [name for (name,) in accounts] == ["hoge", "piyo"]
+    # The roles for people survive the sandbox's fresh start on either database.
+    assert [name for (name,) in groups] == sorted(ROLE_PERMISSIONS)

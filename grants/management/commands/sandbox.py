@@ -20,6 +20,7 @@ from django.db import connection
 from grants import services
 from grants.aws import sandbox
 from grants.models import AccessMethod
+from grants.services.authz import roles_ensure
 
 # Credentials in the environment would win over the sandbox profile.
 _AWS_ENV_OVERRIDES = (
@@ -132,6 +133,7 @@ class Command(BaseCommand):
         else:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("flush", interactive=False, verbosity=0)
+            roles_ensure()  # flush also empties the groups the migrations created
 
     def _serve(self, addrport: str, env: dict[str, str]) -> None:
         # A child process: the portal reads the sandbox from its environment,
