@@ -1,0 +1,108 @@
+"""Concurrent admins on the same grant: each on its own database connection, at the same moment.
+
+The claims are single conditional UPDATEs; on PostgreSQL the row lock makes a
+second claimant wait for the first and then find the row no longer matches.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from grants import aws, services
+from grants.models import AuditAction, AuditEvent, AuditOutcome, Grant, GrantStatus
+
+from .test_services_grants import ROLE, draft, inject_failure
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ADMINS = 4
+
+
+def at_once(work: Callable[[], Any], times: int = ADMINS) -> list[Any]:
+    """Run `work` in `times` threads released together; return each result or exception."""
+    barrier = threading.Barrier(times)
+    results: list[Any] = [None] * times
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connection.close()  # each thread opened its own
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def kinds(results: list[Any]) -> Counter[str]:
+    return Counter(type(r).__name__ for r in results)
+
+
+def test_the_same_grant_revoked_by_four_admins_at_once_is_revoked_once(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = services.grant_provision(grant=draft(piyo, hoge), actor=None)
+    assert grant.status == GrantStatus.ACTIVE
+
+    results = at_once(
+        lambda: services.grant_revoke(grant=Grant.objects.get(pk=grant.pk), actor=None)
+    )
+
+    assert kinds(results) == {"Grant": 1, "NotRevocable": ADMINS - 1}, results
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.REVOKED
+    assert aws.role_get(piyo.access(), ROLE) is None
+    deletes = AuditEvent.objects.filter(grant=grant, action=AuditAction.ROLE_DELETE)
+    assert list(deletes.values_list("outcome", flat=True)) == [AuditOutcome.SUCCESS]
+
+
+def test_the_same_wizard_submitted_four_times_at_once_creates_one_grant(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    token = uuid.uuid4()
+
+    def submit() -> Grant:
+        grant = draft(piyo, hoge)
+        grant.request_token = token
+        return services.grant_provision(grant=grant, actor=None)
+
+    results = at_once(submit)
+
+    assert kinds(results) == {"Grant": ADMINS}, results
+    assert len({r.pk for r in results}) == 1
+    assert Grant.objects.count() == 1
+    assert aws.role_get(piyo.access(), ROLE) is not None
+
+
+def test_a_failed_grant_retried_by_four_admins_at_once_is_provisioned_once(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    inject_failure("PutUserPolicy")
+    failed = services.grant_provision(grant=draft(piyo, hoge), actor=None)
+    assert failed.status == GrantStatus.FAILED
+    aws.reset()  # the injected failure is gone
+
+    results = at_once(
+        lambda: services.grant_provision(grant=Grant.objects.get(pk=failed.pk), actor=None)
+    )
+
+    assert kinds(results) == {"Grant": 1, "GrantBusy": ADMINS - 1}, results
+    failed.refresh_from_db()
+    assert failed.status == GrantStatus.ACTIVE
+    creates = AuditEvent.objects.filter(
+        grant=failed, action=AuditAction.ROLE_CREATE, outcome=AuditOutcome.SUCCESS
+    )
+    assert creates.count() == 2  # the first attempt (rolled back) and the one retry
