@@ -6,6 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 ADDRPORT ?= 127.0.0.1:8000
+SANDBOX_ARGS ?=
 
 .PHONY: help setup run test lint format chromium
 
@@ -26,7 +27,7 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 run: setup
-	XACCT_SANDBOX=true DJANGO_DEBUG=true $(UV) run --locked python manage.py sandbox --addrport $(ADDRPORT)
+	XACCT_SANDBOX=true DJANGO_DEBUG=true $(UV) run --locked python manage.py sandbox --addrport $(ADDRPORT) $(SANDBOX_ARGS)
 
 lint: setup
 	$(UV) run --locked ruff check .

@@ -77,7 +77,17 @@ def running_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         yield from _run_portal(tmp_path, database_url)
 
 
-def _run_portal(tmp_path: Path, database_url: str) -> Iterator[RunningPortal]:
+@pytest.fixture(scope="module")
+def running_portal_with_worker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningPortal]:
+    """`manage.py sandbox --worker`: background work queued in the database for a db_worker."""
+    tmp_path = tmp_path_factory.mktemp("portal")
+    with portal_database(tmp_path) as database_url:
+        yield from _run_portal(tmp_path, database_url, "--worker")
+
+
+def _run_portal(tmp_path: Path, database_url: str, *options: str) -> Iterator[RunningPortal]:
     port = free_port()
     password = secrets.token_urlsafe(12)
     output = tmp_path / "sandbox.log"
@@ -99,6 +109,7 @@ def _run_portal(tmp_path: Path, database_url: str) -> Iterator[RunningPortal]:
                 f"127.0.0.1:{port}",
                 "--state-dir",
                 str(tmp_path / "state"),
+                *options,
             ],
             env=env,
             stdout=log,

@@ -58,6 +58,14 @@ class Command(BaseCommand):
             help="Admin password (default: XACCT_SANDBOX_PASSWORD, else a random one).",
         )
         parser.add_argument(
+            "--worker",
+            action="store_true",
+            help=(
+                "Queue background work in the database (XACCT_TASK_BACKEND=database) and run "
+                "a `db_worker` beside the portal, as in production. Default: immediate."
+            ),
+        )
+        parser.add_argument(
             "--no-serve",
             action="store_true",
             help="Seed, print, then keep the sandbox running without the portal (for scripts).",
@@ -102,6 +110,8 @@ class Command(BaseCommand):
             AWS_SHARED_CREDENTIALS_FILE=str(credentials_path),
             AWS_PROFILE=sandbox.PORTAL_PROFILE,
         )
+        if options["worker"]:
+            env["XACCT_TASK_BACKEND"] = "database"
         url = f"http://{options['addrport']}/"
         self._print_welcome(
             url=url,
@@ -110,13 +120,14 @@ class Command(BaseCommand):
             endpoint_url=endpoint_url,
             config_path=config_path,
             credentials_path=credentials_path,
+            worker=options["worker"],
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             if options["no_serve"]:
                 signal.pause()
             else:
-                self._serve(options["addrport"], env)
+                self._serve(options["addrport"], env, worker=options["worker"])
         except KeyboardInterrupt:
             pass
         finally:
@@ -135,21 +146,34 @@ class Command(BaseCommand):
             call_command("flush", interactive=False, verbosity=0)
             roles_ensure()  # flush also empties the groups the migrations created
 
-    def _serve(self, addrport: str, env: dict[str, str]) -> None:
-        # A child process: the portal reads the sandbox from its environment,
+    def _serve(self, addrport: str, env: dict[str, str], *, worker: bool) -> None:
+        # Child processes: the portal reads the sandbox from its environment,
         # exactly as it reads real AWS settings, and its autoreloader cannot
         # start a second sandbox.
-        portal = subprocess.Popen(
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addrport],
-            env=env,
-            start_new_session=True,
-        )
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        children = [
+            subprocess.Popen([*manage, "runserver", addrport], env=env, start_new_session=True)
+        ]
+        if worker:
+            children.append(
+                subprocess.Popen(
+                    [*manage, "db_worker", "--no-reload", "--interval", "0.5"],
+                    env=env,
+                    start_new_session=True,
+                )
+            )
         try:
-            portal.wait()
+            children[0].wait()
         finally:
-            if portal.poll() is None:
-                os.killpg(portal.pid, signal.SIGTERM)
-                portal.wait(timeout=10)
+            for child in children:
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
 
     def _print_welcome(self, **info: Any) -> None:
         out = self.stdout
@@ -159,6 +183,14 @@ class Command(BaseCommand):
         out.write(f"  Sandbox endpoint:  {info['endpoint_url']}")
         out.write(f"  AWS config file:   {info['config_path']}")
         out.write(f"  AWS credentials:   {info['credentials_path']}")
+        out.write(
+            "  Background work:   "
+            + (
+                "queued in the database, run by a db_worker beside the portal"
+                if info["worker"]
+                else "immediate (in the request); --worker runs it as in production"
+            )
+        )
         out.write("  Act as the grantee hoge-app (account 444455556666) with any AWS SDK or CLI:")
         out.write(
             f"    export AWS_CONFIG_FILE={info['config_path']} "
