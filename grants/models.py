@@ -391,12 +391,14 @@ class AuditEvent(models.Model):
         raise PermissionError("The audit log is append-only.")
 
 
-class VerificationBatch(models.Model):
-    """Several grants verified together, one task each (Verify selected, or the schedule).
+SYSTEM_ACTOR = "system"
 
-    `processed` counts finished tasks, including grants skipped because they
-    were deleted meanwhile or whose verification crashed; the batch is
-    finished when every grant has been processed. No actor: the schedule.
+
+class VerificationBatch(models.Model):
+    """Several grants verified together (Verify selected, or the schedule), one task per item.
+
+    Finished when no item is queued or running. No actor and actor_name
+    "system": a command (verify_grants --enqueue, the schedule) started it.
     """
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -404,17 +406,57 @@ class VerificationBatch(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    grant_ids = models.JSONField(default=list)
-    processed = models.PositiveIntegerField(default=0)
+    actor_name = models.CharField(max_length=150, default=SYSTEM_ACTOR)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Batch {self.pk} of {len(self.grant_ids)} grants"
+        return f"Verification batch {self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("verification_batch", args=[self.pk])
+
+    @property
+    def started_by_system(self) -> bool:
+        return self.actor_id is None and self.actor_name == SYSTEM_ACTOR
+
+
+class BatchItemState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    VERIFIED = "verified", "Verified"
+    SKIPPED = "skipped", "Not verified"
+
+
+class VerificationBatchItem(models.Model):
+    """One grant of a batch. A task run claims it (queued → running) exactly once;
+    `note` says why a grant was not verified."""
+
+    OPEN = (BatchItemState.QUEUED, BatchItemState.RUNNING)
+
+    batch = models.ForeignKey(VerificationBatch, on_delete=models.CASCADE, related_name="items")
+    grant = models.ForeignKey(Grant, null=True, on_delete=models.SET_NULL, related_name="+")
+    grant_label = models.CharField(max_length=300)
+    state = models.CharField(
+        max_length=8, choices=BatchItemState, default=BatchItemState.QUEUED, db_index=True
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    verification = models.OneToOneField(
+        "Verification", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "grant"], name="one_item_per_grant_per_batch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant_label} in batch {self.batch_id}: {self.get_state_display()}"
 
 
 class VerificationOutcome(models.TextChoices):

@@ -14,13 +14,13 @@ from . import services
 
 
 @task
-def verify_batch_grant(*, batch_id: int, grant_id: int) -> str:
-    """Test access for one grant of a verification batch; the outcome, or "skipped"."""
-    verification = services.verification_batch_grant_verify(batch_id=batch_id, grant_id=grant_id)
-    return verification.outcome if verification is not None else "skipped"
+def verify_batch_item(*, item_id: int) -> str:
+    """Test access for one grant of a verification batch; the item's final state."""
+    return services.verification_batch_item_verify(item_id=item_id)
 
 
-@task
+# Expired access must go first, ahead of any re-verification batch in the queue.
+@task(priority=50)
 def expire_grants() -> int:
     """Revoke every grant past its expiry; return how many were due."""
     return len(services.grants_expire())

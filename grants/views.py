@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ from .models import (
     AuditEvent,
     AuditOutcome,
     AwsAccount,
+    BatchItemState,
     Grant,
     GrantStatus,
     Verification,
@@ -51,7 +53,7 @@ from .selectors import LiveLookup
 
 PAGE_SIZE = 25
 _MAX_ID = 2**63 - 1
-BATCH_STALL_AFTER = timedelta(seconds=20)
+BATCH_STALL_AFTER = timedelta(seconds=60)
 
 
 def _ids(values: list[str]) -> list[int]:
@@ -413,23 +415,25 @@ def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
 @permission_required("grants.view_grant", raise_exception=True)
 def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(VerificationBatch, pk=pk)
-    verifications = list(
-        batch.verifications.select_related("grant", "grant__trusting_account").order_by("pk")
-    )
-    total = len(batch.grant_ids)
-    done = min(batch.processed, total)
+    items = list(batch.items.select_related("verification"))
+    states = Counter(item.state for item in items)
+    total = len(items)
+    done = states[BatchItemState.VERIFIED] + states[BatchItemState.SKIPPED]
+    moments = [batch.created_at] + [
+        moment for item in items for moment in (item.started_at, item.finished_at) if moment
+    ]
     context = {
         "batch": batch,
-        "verifications": verifications,
+        "items": items,
         "done": done,
         "total": total,
-        "failed": sum(1 for v in verifications if not v.passed),
-        "skipped": max(done - len(verifications), 0),
+        "verified": states[BatchItemState.VERIFIED],
+        "failed": sum(1 for i in items if i.verification and not i.verification.passed),
+        "skipped": states[BatchItemState.SKIPPED],
+        "running": states[BatchItemState.RUNNING],
         "percent": int(100 * done / total) if total else 100,
-        # Queued work nobody picks up means no db_worker is running.
-        "stalled": not batch.finished_at
-        and timezone.now() - batch.created_at > BATCH_STALL_AFTER
-        and done == 0,
+        # Nothing moving for a while: the workers are busy elsewhere, or none runs.
+        "stalled": batch.finished_at is None and timezone.now() - max(moments) > BATCH_STALL_AFTER,
     }
     if request.headers.get("HX-Request"):
         return render(request, "grants/includes/batch_progress.html", context)

@@ -66,7 +66,7 @@ def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
     grant = draft(piyo, hoge)
     grant.status = GrantStatus.FAILED
     grant.save()
-    batch = VerificationBatch.objects.create(grant_ids=[])
+    batch = VerificationBatch.objects.create()
     return {"account": piyo.pk, "grant": grant.pk, "batch": batch.pk}
 
 

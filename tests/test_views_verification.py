@@ -197,6 +197,7 @@ def test_a_queued_batch_waits_for_a_worker_then_shows_every_result(
     body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
     assert "Queued: waiting for a worker" in body
     assert 'hx-trigger="every 1s"' in body
+    assert body.count('data-item-state="queued"') == 6
     assert DBTaskResult.objects.filter(status="READY").count() == 6
     assert Verification.objects.count() == 0
 
@@ -205,12 +206,13 @@ def test_a_queued_batch_waits_for_a_worker_then_shows_every_result(
     body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
     assert "Finished: 6 verified, <strong>0 failed</strong>." in body
     assert 'hx-trigger="every 1s"' not in body
+    assert body.count('data-item-state="verified"') == 6
     assert Verification.objects.count() == len(grants)
     assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() == 6
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_nobody_picks_up_says_a_worker_is_missing(
+def test_a_batch_where_nothing_moves_says_a_worker_may_be_missing(
     user_client, aws_world, piyo, hoge, settings
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
@@ -222,15 +224,18 @@ def test_a_batch_nobody_picks_up_says_a_worker_is_missing(
     settings.TASKS = DATABASE_TASKS
     provision(piyo, hoge)
     batch_url = user_client.post(reverse("grants_verify_bulk"), {"all": "1"}).url
-    assert "No worker has picked" not in user_client.get(batch_url).content.decode()
-    VerificationBatch.objects.update(created_at=timezone.now() - timedelta(minutes=1))
+    assert "Nothing has moved" not in user_client.get(batch_url).content.decode()
+    VerificationBatch.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     body = user_client.get(batch_url).content.decode()
-    assert "No worker has picked this batch up yet" in body
+    assert "Nothing has moved for over a minute" in body
     assert "manage.py db_worker" in body
+
+    run_worker()
+    assert "Nothing has moved" not in user_client.get(batch_url).content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_counts_a_deleted_grant_and_a_crashed_task_and_still_finishes(
+def test_a_batch_records_why_a_deleted_grant_and_a_crashed_task_were_not_verified(
     user_client, aws_world, piyo, hoge, settings, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from django_tasks_db.models import DBTaskResult
@@ -254,49 +259,19 @@ def test_a_batch_counts_a_deleted_grant_and_a_crashed_task_and_still_finishes(
 
     batch = VerificationBatch.objects.get()
     assert batch.finished_at is not None
-    assert batch.processed == 3
+    notes = {item.grant_label.split()[0]: (item.state, item.note) for item in batch.items.all()}
+    assert notes == {
+        "kept": ("verified", ""),
+        "gone": ("skipped", "The grant was deleted before its turn."),
+        "crash": (
+            "skipped",
+            "The verification stopped with an error (RuntimeError); see the worker's log.",
+        ),
+    }
     assert list(batch.verifications.values_list("grant_id", flat=True)) == [kept.pk]
     failed = DBTaskResult.objects.get(status="FAILED")
     assert "simulated crash" in failed.traceback
     body = user_client.get(batch.get_absolute_url()).content.decode()
     assert "Finished: 1 verified, <strong>0 failed</strong>, 2 not verified." in body
-    assert "2 grants could not be verified" in body
-
-
-def test_a_grant_is_verified_once_per_batch_even_if_its_task_runs_twice(
-    aws_world, piyo, hoge, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
-    from grants.models import VerificationBatch
-    from grants.tasks import verify_batch_grant
-
-    grant = provision(piyo, hoge)
-    with django_capture_on_commit_callbacks(execute=True):
-        batch = services.verification_batch_start(grants=[grant], actor=None)
-    batch.refresh_from_db()
-    assert batch.finished_at is not None and batch.processed == 1
-    result = verify_batch_grant.enqueue(batch_id=batch.pk, grant_id=grant.pk)
-    assert result.return_value == "skipped"
-    assert Verification.objects.filter(batch=batch).count() == 1
-    assert VerificationBatch.objects.get().processed == 2  # counted, not verified
-
-
-@pytest.mark.django_db(transaction=True)
-def test_verify_grants_enqueue_queues_a_batch_of_live_grants(
-    aws_world, piyo, hoge, settings, capsys
-) -> None:  # type: ignore[no-untyped-def]
-    from django_tasks_db.models import DBTaskResult
-
-    from grants.models import VerificationBatch
-
-    settings.TASKS = DATABASE_TASKS
-    live = [provision(piyo, hoge, f"live-{n}") for n in range(3)]
-    Grant.objects.filter(pk=live[0].pk).update(status=GrantStatus.REVOKED)
-    call_command("verify_grants", "--enqueue")
-    batch = VerificationBatch.objects.get()
-    assert batch.actor is None
-    assert sorted(batch.grant_ids) == [live[1].pk, live[2].pk]
-    assert f"Batch {batch.pk}: 2 grant(s) queued for the workers" in capsys.readouterr().out
-    queued = DBTaskResult.objects.all()
-    assert {t.task_path for t in queued} == {"grants.tasks.verify_batch_grant"}
-    assert sorted(t.args_kwargs["kwargs"]["grant_id"] for t in queued) == batch.grant_ids
-    assert Verification.objects.count() == 0
+    assert "2 grants could not be verified; the table says why." in body
+    assert "The grant was deleted before its turn." in body

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
@@ -17,6 +18,7 @@ from grants import services
 from grants.aws import sandbox
 from grants.aws.core import call
 from grants.models import Grant, GrantStatus, PermissionSet, Verification
+from grants.services import authz
 
 from .test_services_grants import draft
 
@@ -39,7 +41,7 @@ def database_url() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
-    sandbox_server, piyo, hoge, settings, tmp_path
+    sandbox_server, piyo, hoge, settings, tmp_path, django_user_model
 ) -> None:  # type: ignore[no-untyped-def]
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     grants = []
@@ -65,7 +67,11 @@ def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
         assert grant.status == GrantStatus.ACTIVE, grant.last_error
         grants.append(grant)
 
-    batch = services.verification_batch_start(grants=grants, actor=None)
+    # A verifier starts the batch: the workers check their role too.
+    authz.roles_ensure()  # a transactional test's flush empties the groups
+    verifier = django_user_model.objects.create_user("vera", password="x-correct-horse-4")
+    verifier.groups.add(Group.objects.get(name=authz.VERIFIERS))
+    batch = services.verification_batch_start(grants=grants, actor=verifier)
     assert DBTaskResult.objects.filter(status="READY").count() == GRANTS
     assert batch.finished_at is None
 
@@ -79,34 +85,37 @@ def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     logs = {name: tmp_path / f"{name}.log" for name in WORKERS}
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "db_worker",
-                "--batch",  # exit once the queue is empty
-                "--no-reload",
-                "--no-startup-delay",
-                "--interval",
-                "0.1",
-                "--worker-id",
-                name,
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=logs[name].open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        for name in WORKERS
-    ]
+    processes = []
     try:
+        for name in WORKERS:
+            with logs[name].open("w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "manage.py",
+                            "db_worker",
+                            "--batch",  # exit once the queue is empty
+                            "--no-reload",
+                            "--no-startup-delay",
+                            "--interval",
+                            "0.1",
+                            "--worker-id",
+                            name,
+                        ],
+                        cwd=BASE_DIR,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         for process in processes:
             process.wait(timeout=600)
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
+                process.wait()
     output = "\n".join(f"--- {name}\n{log.read_text()}" for name, log in logs.items())
     assert [p.returncode for p in processes] == [0, 0], output
 
@@ -121,6 +130,10 @@ def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
     per_grant = Counter(verifications.values_list("grant_id", flat=True))
     assert per_grant == dict.fromkeys((g.pk for g in grants), 1)  # each exactly once
     assert set(verifications.values_list("outcome", flat=True)) == {"passed"}
+    assert set(verifications.values_list("actor_name", flat=True)) == {"vera"}
+    items = batch.items.all()
+    assert Counter(items.values_list("state", flat=True)) == {"verified": GRANTS}
+    assert {i.task_id for i in items} == {str(t.id) for t in tasks}
     for verification in verifications:
         assert sorted(u.rsplit("/", 1)[1] for u in verification.queue_urls) == QUEUES
         assert verification.assumed_role_arn.startswith(
@@ -128,7 +141,6 @@ def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
         )
 
     batch.refresh_from_db()
-    assert batch.processed == GRANTS
     assert batch.finished_at is not None
     saved = Grant.objects.filter(pk__in=[g.pk for g in grants])
     assert saved.filter(last_verified_at__isnull=False, last_verification_ok=True).count() == GRANTS

@@ -219,6 +219,9 @@ if XACCT_TASK_BACKEND not in _TASK_BACKENDS:
         f"not {XACCT_TASK_BACKEND!r}."
     )
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[XACCT_TASK_BACKEND]}}
+# A batch item a worker took but did not finish within this many minutes is
+# given up (the worker was killed) by the next `verify_grants --enqueue`.
+XACCT_BATCH_ITEM_STALE_MINUTES = env.int("XACCT_BATCH_ITEM_STALE_MINUTES", default=15)
 
 LOGGING = {
     "version": 1,

@@ -26,8 +26,9 @@ from .lifecycle import (
 from .verification import (
     grant_verify,
     grants_verify,
-    verification_batch_grant_verify,
+    verification_batch_item_verify,
     verification_batch_start,
+    verification_batches_reap,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "grants_expire",
     "grants_verify",
     "revoke_plan",
-    "verification_batch_grant_verify",
+    "verification_batch_item_verify",
     "verification_batch_start",
+    "verification_batches_reap",
 ]

@@ -347,7 +347,15 @@ def grant_provision(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
         if existing is not None:
             return existing
         grant.status = GrantStatus.PROVISIONING
-        grant.full_clean()
+        try:
+            grant.full_clean()
+        except ValidationError:
+            # The same wizard run, submitted concurrently, may have saved the
+            # grant (and so taken its role name) since the look-up above.
+            existing = Grant.objects.filter(request_token=grant.request_token).first()
+            if grant.request_token and existing is not None:
+                return existing
+            raise
         try:
             with transaction.atomic():
                 grant.save()

@@ -190,12 +190,19 @@ def grant_revoke(*, grant: Grant, actor: AbstractBaseUser | None, expired: bool 
 
 
 def grants_expire(*, now: datetime | None = None) -> list[Grant]:
-    """Revoke every live grant past its expiry; return them with their outcome."""
+    """Revoke every live grant past its expiry; return those this run revoked (or tried to),
+    with their outcome. A grant another revoke has claimed is left to it."""
     now = now or timezone.now()
     due = Grant.objects.select_related("trusting_account", "trusted_account").filter(
         status__in=REVOCABLE, expires_at__lte=now
     )
-    return [grant_revoke(grant=grant, actor=None, expired=True) for grant in due]
+    done = []
+    for grant in due:
+        try:
+            done.append(grant_revoke(grant=grant, actor=None, expired=True))
+        except NotRevocable:
+            continue  # another revoke (a person, or an overlapping run) has it
+    return done
 
 
 def grant_expiry_set(

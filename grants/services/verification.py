@@ -7,25 +7,29 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from .. import aws, policies
 from ..models import (
+    SYSTEM_ACTOR,
     AccessMethod,
     AuditAction,
     AuditOutcome,
+    BatchItemState,
     Grant,
     GranteeType,
     GrantStatus,
     TrustScope,
     Verification,
     VerificationBatch,
+    VerificationBatchItem,
     VerificationOutcome,
 )
 from .audit import audit_record
@@ -34,6 +38,9 @@ from .authz import require
 logger = logging.getLogger(__name__)
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
+# Task priorities (higher runs first): a person waiting beats the hourly schedule.
+BATCH_PRIORITY_PERSON = 10
+BATCH_PRIORITY_SCHEDULE = 0
 VERIFY_SESSION_NAME = "xacct-verify"
 
 
@@ -531,51 +538,133 @@ def grants_verify(
 def verification_batch_start(
     *, grants: list[Grant], actor: AbstractBaseUser | None
 ) -> VerificationBatch:
-    """Record a batch and enqueue one verification task per grant.
+    """Record a batch with one item per grant and enqueue one task per item.
 
-    With a database task backend the tasks wait for `db_worker` processes, which
-    share them out; with the immediate backend they have run when this returns.
+    With the database task backend the tasks wait for `db_worker` processes,
+    which share them out; with the immediate backend they have run by the time
+    this returns (outside a transaction). A person's batch goes before the
+    schedule's in the queue.
     """
-    from ..tasks import verify_batch_grant  # the task module imports the services
-
-    batch = VerificationBatch.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        grant_ids=[g.pk for g in grants],
-        finished_at=None if grants else timezone.now(),
-    )
-
-    def enqueue() -> None:
-        for grant in grants:
-            verify_batch_grant.enqueue(batch_id=batch.pk, grant_id=grant.pk)
-
-    # A worker must find the batch row: enqueue once it is committed.
-    transaction.on_commit(enqueue)
+    person = actor is not None and actor.is_authenticated
+    with transaction.atomic():
+        batch = VerificationBatch.objects.create(
+            actor=actor if person else None,
+            actor_name=actor.get_username() if person else SYSTEM_ACTOR,
+            finished_at=None if grants else timezone.now(),
+        )
+        items = VerificationBatchItem.objects.bulk_create(
+            VerificationBatchItem(batch=batch, grant=grant, grant_label=_grant_label(grant))
+            for grant in dict.fromkeys(grants)
+        )
+    priority = BATCH_PRIORITY_PERSON if person else BATCH_PRIORITY_SCHEDULE
+    # A worker must find the items: enqueue once they are committed.
+    transaction.on_commit(lambda: _batch_enqueue(batch, items, priority))
     batch.refresh_from_db()
     return batch
 
 
-def verification_batch_grant_verify(*, batch_id: int, grant_id: int) -> Verification | None:
-    """Verify one grant of a batch (a task's work); count it as processed whatever happens.
+def _grant_label(grant: Grant) -> str:
+    return f"{grant.role_name} in {grant.trusting_account.name}"
 
-    A grant deleted meanwhile, or already verified in this batch (a task run
-    twice), is skipped, so each grant is verified at most once per batch.
+
+def _batch_enqueue(
+    batch: VerificationBatch, items: list[VerificationBatchItem], priority: int
+) -> None:
+    from ..tasks import verify_batch_item  # the task module imports the services
+
+    task = verify_batch_item.using(priority=priority)
+    for index, item in enumerate(items):
+        try:
+            result = task.enqueue(item_id=item.pk)
+        except Exception as exc:
+            # Nothing will run the rest: say so on them rather than wait forever.
+            logger.exception("Batch %s: enqueuing stopped at item %s.", batch.pk, item.pk)
+            VerificationBatchItem.objects.filter(
+                pk__in=[i.pk for i in items[index:]], state=BatchItemState.QUEUED
+            ).update(
+                state=BatchItemState.SKIPPED,
+                finished_at=timezone.now(),
+                note=f"Could not be queued ({type(exc).__name__}); see the portal's log.",
+            )
+            _batch_finish_if_done(batch.pk)
+            return
+        VerificationBatchItem.objects.filter(pk=item.pk).update(task_id=str(result.id))
+
+
+def verification_batch_item_verify(*, item_id: int) -> str:
+    """Verify one grant of a batch (a task's work) and record the outcome on the item.
+
+    The item is claimed first (queued → running): a task run twice, or by two
+    workers, verifies the grant once. Returns the item's final state, or
+    "claimed" when another run had it.
     """
-    batch = VerificationBatch.objects.select_related("actor").get(pk=batch_id)
+    claimed = VerificationBatchItem.objects.filter(pk=item_id, state=BatchItemState.QUEUED).update(
+        state=BatchItemState.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        logger.warning("Batch item %s was claimed already; not verified again.", item_id)
+        return "claimed"
+    item = VerificationBatchItem.objects.select_related(
+        "batch__actor", "grant__trusting_account", "grant__trusted_account"
+    ).get(pk=item_id)
+    batch = item.batch
+    outcome: dict[str, Any] = {"state": BatchItemState.SKIPPED, "note": ""}
     try:
-        grant = (
-            Grant.objects.select_related("trusting_account", "trusted_account")
-            .filter(pk=grant_id)
-            .first()
+        if item.grant is None:
+            outcome["note"] = "The grant was deleted before its turn."
+        elif batch.actor is None and not batch.started_by_system:
+            outcome["note"] = f"The user who started the batch ({batch.actor_name}) was deleted."
+        else:
+            verification = grant_verify(grant=item.grant, actor=batch.actor, batch=batch)
+            outcome = {"state": BatchItemState.VERIFIED, "note": "", "verification": verification}
+    except PermissionDenied:
+        outcome["note"] = f"{batch.actor_name} may no longer run Test access."
+    except Exception as exc:
+        outcome["note"] = (
+            f"The verification stopped with an error ({type(exc).__name__}); see the worker's log."
         )
-        if grant is None:
-            logger.warning("Batch %s: grant %s no longer exists; skipped.", batch_id, grant_id)
-            return None
-        if batch.verifications.filter(grant_id=grant_id).exists():
-            logger.warning("Batch %s: grant %s already verified; skipped.", batch_id, grant_id)
-            return None
-        return grant_verify(grant=grant, actor=batch.actor, batch=batch)
+        raise  # the task backend records the failure and its traceback
     finally:
-        VerificationBatch.objects.filter(pk=batch_id).update(processed=F("processed") + 1)
-        VerificationBatch.objects.filter(
-            pk=batch_id, finished_at__isnull=True, processed__gte=len(batch.grant_ids)
-        ).update(finished_at=timezone.now())
+        VerificationBatchItem.objects.filter(pk=item_id).update(
+            finished_at=timezone.now(), **outcome
+        )
+        _batch_finish_if_done(batch.pk)
+    return outcome["state"]
+
+
+def verification_batches_reap(*, stale_after: timedelta) -> int:
+    """Give up on items a worker claimed but never finished (the worker was killed),
+    and close the batches that leaves with nothing open.
+
+    A verification ends within minutes (short AWS timeouts, a bounded
+    propagation retry), so an item running for longer has been abandoned.
+    Returns how many items were given up.
+    """
+    cutoff = timezone.now() - stale_after
+    given_up = VerificationBatchItem.objects.filter(
+        state=BatchItemState.RUNNING, started_at__lt=cutoff
+    ).update(
+        state=BatchItemState.SKIPPED,
+        finished_at=timezone.now(),
+        note=(
+            f"Abandoned: no result {int(stale_after.total_seconds() // 60)} minutes after a "
+            "worker took it (the worker stopped?)."
+        ),
+    )
+    # Close every batch left with nothing open, including one whose last run
+    # died between recording its item and closing the batch.
+    VerificationBatch.objects.filter(finished_at__isnull=True).exclude(
+        items__state__in=VerificationBatchItem.OPEN
+    ).update(finished_at=timezone.now())
+    return given_up
+
+
+def _batch_finish_if_done(batch_id: int) -> None:
+    """Close the batch once no item is open. Each item's outcome is committed
+    before this runs, so whichever run finishes last sees every item done."""
+    if not VerificationBatchItem.objects.filter(
+        batch_id=batch_id, state__in=VerificationBatchItem.OPEN
+    ).exists():
+        VerificationBatch.objects.filter(pk=batch_id, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )

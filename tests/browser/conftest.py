@@ -181,6 +181,19 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+def portal_query(portal: RunningPortal, query: str) -> list[tuple]:
+    """Read the running portal's own database (SQLite file or PostgreSQL database)."""
+    if portal.database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(portal.database_url.removeprefix("sqlite:///")) as db:
+            return db.execute(query).fetchall()
+    import psycopg
+
+    with psycopg.connect(portal.database_url.replace("postgres://", "postgresql://", 1)) as db:
+        return db.execute(query).fetchall()
+
+
 def log_in(page: Page, portal: RunningPortal) -> None:
     page.goto(portal.url + "/")
     page.get_by_label("Username").fill(portal.username)

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from grants.services.authz import ROLE_PERMISSIONS
 
-from .conftest import RunningPortal, log_in
+from .conftest import RunningPortal, log_in, portal_query
 
 pytestmark = pytest.mark.browser
 
@@ -65,19 +65,8 @@ def test_the_portal_keeps_its_records_in_the_configured_database(
     running_portal: RunningPortal,
 ) -> None:
     """`make test` runs the browser tests on SQLite and again on PostgreSQL."""
-    if running_portal.database_url.startswith("sqlite:///"):
-        import sqlite3
-
-        with sqlite3.connect(running_portal.database_url.removeprefix("sqlite:///")) as db:
-            accounts = db.execute("SELECT name FROM grants_awsaccount ORDER BY name").fetchall()
-            groups = db.execute("SELECT name FROM auth_group ORDER BY name").fetchall()
-    else:
-        import psycopg
-
-        url = running_portal.database_url.replace("postgres://", "postgresql://", 1)
-        with psycopg.connect(url) as db:
-            accounts = db.execute("SELECT name FROM grants_awsaccount ORDER BY name").fetchall()
-            groups = db.execute("SELECT name FROM auth_group ORDER BY name").fetchall()
+    accounts = portal_query(running_portal, "SELECT name FROM grants_awsaccount ORDER BY name")
+    groups = portal_query(running_portal, "SELECT name FROM auth_group ORDER BY name")
     assert [name for (name,) in accounts] == ["hoge", "piyo"]
     # The roles for people survive the sandbox's fresh start on either database.
     assert [name for (name,) in groups] == sorted(ROLE_PERMISSIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, log_in
+from .conftest import RunningPortal, log_in, portal_query
 from .test_test_access_browser import create_grant, delete_user_policy
 
 pytestmark = pytest.mark.browser
@@ -41,6 +41,10 @@ def test_verify_selected_runs_on_the_worker_and_the_page_follows_it(
     )
     expect(progress).not_to_contain_text("batch-three")  # not selected, not verified
     assert page.console_errors == []  # type: ignore[attr-defined]
+
+    # The worker ran them, not the web request: two task results, both done.
+    tasks = portal_query(portal, "SELECT task_path, status FROM django_tasks_database_dbtaskresult")
+    assert tasks == [("grants.tasks.verify_batch_item", "SUCCESSFUL")] * 2
 
     page.locator("#nav").get_by_role("link", name="Grants").click()
     expect(page.locator("tr", has_text="batch-two")).to_contain_text("Failing verification")

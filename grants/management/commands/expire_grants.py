@@ -24,6 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["enqueue"]:
+            if _already_queued():
+                self.stdout.write("Expiry is queued already and no worker has run it yet.")
+                return
             result = expire_grants.enqueue()
             self.stdout.write(f"Expiry queued as task {result.id} ({result.status.label}).")
             return
@@ -43,3 +46,16 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(grants)} due, {len(failed)} could not be fully revoked.")
         if failed:
             raise SystemExit(1)
+
+
+def _already_queued() -> bool:
+    """Cron every few minutes with the workers down must not pile up expiry jobs."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    backend = expire_grants.get_backend()
+    return isinstance(backend, DatabaseBackend) and (
+        DBTaskResult.objects.ready()
+        .filter(backend_name=backend.alias, task_path=expire_grants.module_path)
+        .exists()
+    )

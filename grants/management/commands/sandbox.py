@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,8 @@ class Command(BaseCommand):
             AWS_SHARED_CREDENTIALS_FILE=str(credentials_path),
             AWS_PROFILE=sandbox.PORTAL_PROFILE,
         )
-        if options["worker"]:
-            env["XACCT_TASK_BACKEND"] = "database"
+        # Said outright: a .env copied from .env.example must not queue work nothing runs.
+        env["XACCT_TASK_BACKEND"] = "database" if options["worker"] else "immediate"
         url = f"http://{options['addrport']}/"
         self._print_welcome(
             url=url,
@@ -163,17 +164,16 @@ class Command(BaseCommand):
                 )
             )
         try:
-            children[0].wait()
+            # Serve until either child stops: a portal without its worker would
+            # queue work nothing runs.
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            for child, name in zip(children, ("portal", "db_worker"), strict=False):
+                if child.poll() is not None:
+                    self.stderr.write(f"The sandbox's {name} stopped (exit {child.returncode}).")
         finally:
             for child in children:
-                if child.poll() is None:
-                    os.killpg(child.pid, signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
-                    child.wait()
+                _stop(child)
 
     def _print_welcome(self, **info: Any) -> None:
         out = self.stdout
@@ -202,3 +202,19 @@ class Command(BaseCommand):
             "resets the portal records too.\n"
         )
         out.flush()
+
+
+def _stop(child: subprocess.Popen) -> None:
+    """SIGTERM the child's process group, then SIGKILL it if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        if child.poll() is not None:
+            return
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

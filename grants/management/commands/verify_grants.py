@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
 from grants import services
-from grants.models import AwsAccount, Grant, GrantStatus
+from grants.models import SYSTEM_ACTOR, AwsAccount, Grant, GrantStatus, VerificationBatch
 
 VERIFIABLE = [GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL]
 
@@ -54,12 +56,7 @@ class Command(BaseCommand):
             self.stdout.write("No grants to verify.")
             return
         if options["enqueue"]:
-            batch = services.verification_batch_start(grants=grants, actor=None)
-            state = "verified already" if batch.finished_at else "queued for the workers"
-            self.stdout.write(
-                f"Batch {batch.pk}: {len(grants)} grant(s) {state}; "
-                f"progress at {batch.get_absolute_url()}"
-            )
+            self._enqueue(grants)
             return
         verifications = services.grants_verify(
             grants=grants, actor=None, workers=options["workers"]
@@ -84,3 +81,28 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(verifications)} verified, {failed} failed.")
         if failed:
             raise SystemExit(1)
+
+    def _enqueue(self, grants: list[Grant]) -> None:
+        stale_after = timedelta(minutes=settings.XACCT_BATCH_ITEM_STALE_MINUTES)
+        if given_up := services.verification_batches_reap(stale_after=stale_after):
+            self.stdout.write(
+                self.style.WARNING(f"Gave up {given_up} verification(s) a worker never finished.")
+            )
+        open_batch = VerificationBatch.objects.filter(
+            finished_at__isnull=True, actor__isnull=True, actor_name=SYSTEM_ACTOR
+        ).first()
+        if open_batch is not None:
+            # Workers down or slow: queuing the same work again only piles it up.
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Batch {open_batch.pk} from an earlier run is still open; not queuing "
+                    f"another: {open_batch.get_absolute_url()}"
+                )
+            )
+            return
+        batch = services.verification_batch_start(grants=grants, actor=None)
+        state = "verified already" if batch.finished_at else "queued for the workers"
+        self.stdout.write(
+            f"Batch {batch.pk}: {len(grants)} grant(s) {state}; "
+            f"progress at {batch.get_absolute_url()}"
+        )
