@@ -1,0 +1,85 @@
+"""Data migrations carry existing records forward."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("grants", "0006_roles")]
+AFTER = [("grants", "0007_verification_batch_items")]
+
+
+@pytest.fixture
+def executor() -> Iterator[MigrationExecutor]:
+    executor = MigrationExecutor(connection)
+    yield executor
+    # Leave the schema as the rest of the suite expects it.
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_batch_grant_ids_become_items_with_their_results(executor: MigrationExecutor) -> None:
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    User = old.get_model("auth", "User")
+    Account = old.get_model("grants", "AwsAccount")
+    Grant = old.get_model("grants", "Grant")
+    Batch = old.get_model("grants", "VerificationBatch")
+    Verification = old.get_model("grants", "Verification")
+
+    alice = User.objects.create(username="alice")
+    piyo = Account.objects.create(account_id="111122223333", name="piyo")
+    verified, unverified = (
+        Grant.objects.create(
+            trusting_account=piyo,
+            role_name=name,
+            trusted_aws_account_id="444455556666",
+            trusted_principal_arn="",
+            trust_policy={},
+            user_policy={},
+        )
+        for name in ("verified-role", "unverified-role")
+    )
+    finished = Batch.objects.create(
+        actor=alice,
+        grant_ids=[verified.pk, unverified.pk, 9999],
+        finished_at=timezone.now(),
+    )
+    verification = Verification.objects.create(
+        grant=verified,
+        batch=finished,
+        actor_name="alice",
+        started_at=timezone.now(),
+        outcome="passed",
+    )
+    abandoned = Batch.objects.create(grant_ids=[unverified.pk])  # its thread died
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(AFTER)
+    new = executor.loader.project_state(AFTER).apps
+    Item = new.get_model("grants", "VerificationBatchItem")
+    Batch = new.get_model("grants", "VerificationBatch")
+
+    items = list(
+        Item.objects.filter(batch_id=finished.pk)
+        .order_by("pk")
+        .values_list("grant_id", "grant_label", "state", "verification_id")
+    )
+    assert items == [
+        (verified.pk, "verified-role", "verified", verification.pk),
+        (unverified.pk, "unverified-role", "skipped", None),
+        (None, "grant #9999", "skipped", None),
+    ]
+    assert Batch.objects.get(pk=finished.pk).actor_name == "alice"
+    abandoned = Batch.objects.get(pk=abandoned.pk)
+    assert abandoned.actor_name == "system"
+    assert abandoned.finished_at is not None
+    assert Item.objects.get(batch_id=abandoned.pk).note == "No result was recorded."
