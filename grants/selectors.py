@@ -1,12 +1,19 @@
-"""Reads: live AWS lists the wizard offers, memoised for one request."""
+"""Reads: live AWS lists the wizard offers (memoised for one request), and the state
+of the background work the dashboard shows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
 from . import aws
-from .models import AwsAccount, Grant, GrantStatus
+from .models import SYSTEM_ACTOR, AwsAccount, Grant, GrantStatus, VerificationBatch
 
 T = TypeVar("T")
 
@@ -54,3 +61,44 @@ def role_name_taken_by_grant(account: AwsAccount, role_name: str) -> Grant | Non
         .only("pk", "role_name")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class BackgroundWork:
+    """Where background work runs and, with the database backend, how the queue looks."""
+
+    backend: str
+    queued: int = 0
+    running: int = 0
+    failed_last_day: int = 0
+    oldest_queued_at: datetime | None = None
+    last_scheduled_batch: VerificationBatch | None = None
+    recent_batches: tuple[VerificationBatch, ...] = ()
+
+    @property
+    def queued_for(self) -> timedelta | None:
+        return timezone.now() - self.oldest_queued_at if self.oldest_queued_at else None
+
+
+def background_work() -> BackgroundWork:
+    """The task queue at a glance: a growing, ageing queue means no worker runs."""
+    batches = VerificationBatch.objects.select_related("actor")
+    common = {
+        "backend": settings.XACCT_TASK_BACKEND,
+        "last_scheduled_batch": batches.filter(actor__isnull=True, actor_name=SYSTEM_ACTOR).first(),
+        "recent_batches": tuple(batches.annotate(item_count=Count("items"))[:5]),
+    }
+    if settings.XACCT_TASK_BACKEND != "database":
+        return BackgroundWork(**common)
+    from django_tasks_db.models import DBTaskResult
+
+    stats = DBTaskResult.objects.aggregate(
+        queued=Count("pk", filter=Q(status="READY")),
+        running=Count("pk", filter=Q(status="RUNNING")),
+        failed_last_day=Count(
+            "pk",
+            filter=Q(status="FAILED", finished_at__gte=timezone.now() - timedelta(days=1)),
+        ),
+        oldest_queued_at=Min("enqueued_at", filter=Q(status="READY")),
+    )
+    return BackgroundWork(**common, **stats)

@@ -49,7 +49,7 @@ from .models import (
     Verification,
     VerificationBatch,
 )
-from .selectors import LiveLookup
+from .selectors import LiveLookup, background_work
 
 PAGE_SIZE = 25
 _MAX_ID = 2**63 - 1
@@ -94,6 +94,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "grant", "grant__trusting_account"
             )[:10],
             "recent_events": AuditEvent.objects.select_related("account")[:10],
+            "background": background_work(),
         },
     )
 

@@ -135,6 +135,46 @@ def test_the_dashboard_counts_grants(user_client, piyo, hoge) -> None:  # type: 
     assert response.context["counts"] == {"active": 3, "failing": 1, "unverified": 3, "expiring": 1}
 
 
+def test_the_dashboard_says_background_work_runs_in_the_request_by_default(user_client) -> None:  # type: ignore[no-untyped-def]
+    body = user_client.get(reverse("dashboard")).content.decode()
+    assert "Tasks run immediately, inside the request" in body
+    assert "Scheduled re-verification (<code>verify_grants --enqueue</code>): never run." in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_shows_the_queue_and_warns_when_work_waits(
+    user_client, aws_world, piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = DATABASE_TASKS
+    settings.XACCT_TASK_BACKEND = "database"
+    for name in ("q1", "q2"):
+        provision(piyo, hoge, name)
+    call_command("verify_grants", "--enqueue")
+    response = user_client.get(reverse("dashboard"))
+    body = response.content.decode()
+    background = response.context["background"]
+    assert (background.queued, background.running, background.failed_last_day) == (2, 0, 0)
+    assert '<strong data-testid="tasks-queued">2</strong> queued' in body
+    assert "(still running)" in body
+    assert "waited over 5 minutes" not in body
+    assert "/admin/django_tasks_database/dbtaskresult/" in body  # alice is staff
+
+    DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(minutes=10))
+    body = user_client.get(reverse("dashboard")).content.decode()
+    assert "Work has waited over 5 minutes: is a <code>db_worker</code> running?" in body
+
+    run_worker()
+    background = user_client.get(reverse("dashboard")).context["background"]
+    assert (background.queued, background.oldest_queued_at) == (0, None)
+    assert background.last_scheduled_batch.finished_at is not None
+    assert [b.item_count for b in background.recent_batches] == [2]
+
+
 def test_verify_selected_runs_a_batch_and_shows_each_result(
     user_client, aws_world, piyo, hoge, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
