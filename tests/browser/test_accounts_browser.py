@@ -70,3 +70,25 @@ def test_the_portal_keeps_its_records_in_the_configured_database(
     assert [name for (name,) in accounts] == ["hoge", "piyo"]
     # The roles for people survive the sandbox's fresh start on either database.
     assert [name for (name,) in groups] == sorted(ROLE_PERMISSIONS)
+
+
+def test_the_browser_gets_the_policy_and_refuses_inline_script(
+    page: Page, running_portal: RunningPortal
+) -> None:
+    response = page.goto(running_portal.url + "/login/")
+    assert response is not None
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    # The vendored scripts load from 'self' (htmx is there) ...
+    assert page.evaluate("typeof window.htmx") == "object"
+    # ... but an inline script is refused by Chromium itself.
+    page.evaluate(
+        """() => { const s = document.createElement('script');
+                   s.textContent = 'window.inlineRan = true';
+                   document.head.appendChild(s); }"""
+    )
+    assert page.evaluate("window.inlineRan === undefined")
+    page.wait_for_timeout(200)  # the console message arrives asynchronously
+    violations = page.console_errors  # type: ignore[attr-defined]
+    assert any("Content Security Policy" in message for message in violations), violations
