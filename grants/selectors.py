@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -82,13 +81,16 @@ class BackgroundWork:
 
 def background_work() -> BackgroundWork:
     """The task queue at a glance: a growing, ageing queue means no worker runs."""
-    batches = VerificationBatch.objects.select_related("actor")
+    from .tasks import queued_in_database  # the task module imports the services
+
+    batches = VerificationBatch.objects.all()
+    in_database = queued_in_database()
     common = {
-        "backend": settings.XACCT_TASK_BACKEND,
+        "backend": "database" if in_database else "immediate",
         "last_scheduled_batch": batches.filter(actor__isnull=True, actor_name=SYSTEM_ACTOR).first(),
         "recent_batches": tuple(batches.annotate(item_count=Count("items"))[:5]),
     }
-    if settings.XACCT_TASK_BACKEND != "database":
+    if not in_database:
         return BackgroundWork(**common)
     from django_tasks_db.models import DBTaskResult
 

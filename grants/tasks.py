@@ -8,9 +8,16 @@ another host, minutes later.
 
 from __future__ import annotations
 
-from django.tasks import task
+from django.tasks import task, task_backends
 
 from . import services
+
+
+def queued_in_database() -> bool:
+    """Whether tasks wait in the database for `db_worker` (else they run at once)."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    return isinstance(task_backends["default"], DatabaseBackend)
 
 
 @task

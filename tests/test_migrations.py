@@ -74,8 +74,8 @@ def test_batch_grant_ids_become_items_with_their_results(executor: MigrationExec
         .values_list("grant_id", "grant_label", "state", "verification_id")
     )
     assert items == [
-        (verified.pk, "verified-role", "verified", verification.pk),
-        (unverified.pk, "unverified-role", "skipped", None),
+        (verified.pk, "verified-role in piyo", "verified", verification.pk),
+        (unverified.pk, "unverified-role in piyo", "skipped", None),
         (None, "grant #9999", "skipped", None),
     ]
     assert Batch.objects.get(pk=finished.pk).actor_name == "alice"
@@ -83,3 +83,35 @@ def test_batch_grant_ids_become_items_with_their_results(executor: MigrationExec
     assert abandoned.actor_name == "system"
     assert abandoned.finished_at is not None
     assert Item.objects.get(batch_id=abandoned.pk).note == "No result was recorded."
+
+
+def test_going_back_restores_the_grant_id_lists(executor: MigrationExecutor) -> None:
+    executor.migrate(AFTER)
+    new = executor.loader.project_state(AFTER).apps
+    Account = new.get_model("grants", "AwsAccount")
+    Grant = new.get_model("grants", "Grant")
+    Batch = new.get_model("grants", "VerificationBatch")
+    Item = new.get_model("grants", "VerificationBatchItem")
+    piyo = Account.objects.create(account_id="111122223333", name="piyo")
+    grants = [
+        Grant.objects.create(
+            trusting_account=piyo,
+            role_name=f"role-{n}",
+            trusted_aws_account_id="444455556666",
+            trusted_principal_arn="",
+            trust_policy={},
+            user_policy={},
+        )
+        for n in range(2)
+    ]
+    batch = Batch.objects.create(finished_at=timezone.now())
+    for grant in grants:
+        Item.objects.create(batch=batch, grant=grant, grant_label=grant.role_name)
+    Item.objects.create(batch=batch, grant=None, grant_label="deleted")
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    restored = old.get_model("grants", "VerificationBatch").objects.get(pk=batch.pk)
+    assert restored.grant_ids == [g.pk for g in grants]

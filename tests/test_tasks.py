@@ -113,7 +113,7 @@ def test_items_a_killed_worker_left_running_are_given_up_and_the_batch_closes(
 
     first.refresh_from_db()
     assert first.state == BatchItemState.SKIPPED
-    assert first.note.startswith("Abandoned: no result 15 minutes after a worker took it")
+    assert first.note == "Abandoned: no result 15 minutes after a worker took it (it stopped?)."
     batch.refresh_from_db()
     assert batch.finished_at is None  # the second is still running, the third queued
     VerificationBatchItem.objects.filter(pk__in=[second.pk, third.pk]).update(
@@ -188,7 +188,7 @@ def test_scheduled_enqueue_gives_up_stale_work_and_does_not_pile_up(
     VerificationBatchItem.objects.exclude(pk=item.pk).update(state=BatchItemState.VERIFIED)
     call_command("verify_grants", "--enqueue")
     out = capsys.readouterr().out
-    assert "Gave up 1 verification(s) a worker never finished." in out
+    assert "Gave up 1 batch verification(s) nothing will finish." in out
     assert VerificationBatch.objects.count() == 2
     assert "queued for the workers" in out
 
@@ -232,3 +232,72 @@ def test_an_overlapping_expiry_run_skips_a_grant_another_revoke_has(aws_world, p
     assert [g.pk for g in expired] == [free.pk]
     assert Grant.objects.get(pk=free.pk).status == GrantStatus.EXPIRED
     assert Grant.objects.get(pk=taken.pk).status == GrantStatus.ACTIVE
+
+
+def test_queued_items_nothing_will_run_are_given_up_but_waiting_ones_are_kept(
+    aws_world, piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.TASKS = DATABASE_TASKS
+    grants = [provision(piyo, hoge, f"o{n}") for n in range(3)]
+    batch = services.verification_batch_start(grants=grants, actor=None)
+    waiting, lost, never_queued = batch.items.order_by("pk")
+    DBTaskResult.objects.filter(id=lost.task_id).delete()  # e.g. deleted in the admin
+    VerificationBatchItem.objects.filter(pk=never_queued.pk).update(task_id="")
+    stale_after = timedelta(minutes=15)
+
+    assert services.verification_batches_reap(stale_after=stale_after) == 0  # too recent
+    VerificationBatch.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    assert services.verification_batches_reap(stale_after=stale_after) == 2
+
+    states = dict(batch.items.values_list("pk", "state"))
+    assert states == {
+        waiting.pk: BatchItemState.QUEUED,  # its task is still in the queue
+        lost.pk: BatchItemState.SKIPPED,
+        never_queued.pk: BatchItemState.SKIPPED,
+    }
+    assert batch.items.get(pk=lost.pk).note.startswith("Never run: no task was waiting")
+    run_worker()
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
+
+
+def test_scheduled_enqueue_reaps_even_with_no_grant_to_verify(
+    aws_world, piyo, hoge, settings, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    settings.TASKS = DATABASE_TASKS
+    grant = provision(piyo, hoge, "lonely")
+    batch = services.verification_batch_start(grants=[grant], actor=None)
+    VerificationBatchItem.objects.update(
+        state=BatchItemState.RUNNING, started_at=timezone.now() - timedelta(hours=1)
+    )
+    Grant.objects.update(status=GrantStatus.REVOKED)  # nothing live any more
+
+    call_command("verify_grants", "--enqueue")
+
+    out = capsys.readouterr().out
+    assert "Gave up 1 batch verification(s) nothing will finish." in out
+    assert "No grants to verify." in out
+    batch.refresh_from_db()
+    assert batch.finished_at is not None
+
+
+def test_an_interrupted_verification_says_so_on_its_item(
+    aws_world, piyo, hoge, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.services import verification
+
+    settings.TASKS = DATABASE_TASKS
+    batch = services.verification_batch_start(grants=[provision(piyo, hoge, "i")], actor=None)
+    item = batch.items.get()
+
+    def stopped(**kwargs):  # type: ignore[no-untyped-def]
+        raise SystemExit(1)  # what db_worker does on a second SIGTERM
+
+    monkeypatch.setattr(verification, "grant_verify", stopped)
+    with pytest.raises(SystemExit):
+        services.verification_batch_item_verify(item_id=item.pk)
+    item.refresh_from_db()
+    assert item.state == BatchItemState.SKIPPED
+    assert item.note == ("Interrupted before it finished (the worker or the request was stopped).")
+    batch.refresh_from_db()
+    assert batch.finished_at is not None

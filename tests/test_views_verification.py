@@ -151,7 +151,6 @@ def test_the_dashboard_shows_the_queue_and_warns_when_work_waits(
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = DATABASE_TASKS
-    settings.XACCT_TASK_BACKEND = "database"
     for name in ("q1", "q2"):
         provision(piyo, hoge, name)
     call_command("verify_grants", "--enqueue")
@@ -305,7 +304,8 @@ def test_a_batch_records_why_a_deleted_grant_and_a_crashed_task_were_not_verifie
         "gone": ("skipped", "The grant was deleted before its turn."),
         "crash": (
             "skipped",
-            "The verification stopped with an error (RuntimeError); see the worker's log.",
+            "The verification stopped with an error (RuntimeError); see the log of the worker "
+            "(or web process) that ran it.",
         ),
     }
     assert list(batch.verifications.values_list("grant_id", flat=True)) == [kept.pk]

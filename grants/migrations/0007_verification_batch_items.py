@@ -6,6 +6,15 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def grant_ids_from_items(apps, schema_editor):
+    Batch = apps.get_model("grants", "VerificationBatch")
+    for batch in Batch.objects.all():
+        batch.grant_ids = list(
+            batch.items.exclude(grant=None).order_by("pk").values_list("grant_id", flat=True)
+        )
+        batch.save(update_fields=["grant_ids"])
+
+
 def items_from_grant_ids(apps, schema_editor):
     Batch = apps.get_model("grants", "VerificationBatch")
     Item = apps.get_model("grants", "VerificationBatchItem")
@@ -26,7 +35,11 @@ def items_from_grant_ids(apps, schema_editor):
             Item.objects.create(
                 batch=batch,
                 grant=grant,
-                grant_label=grant.role_name if grant else f"grant #{grant_id}",
+                grant_label=(
+                    f"{grant.role_name} in {grant.trusting_account.name}"
+                    if grant
+                    else f"grant #{grant_id}"
+                ),
                 state="verified" if verification else "skipped",
                 verification=verification,
                 finished_at=verification.started_at if verification else batch.finished_at,
@@ -65,7 +78,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('batch', 'grant'), name='one_item_per_grant_per_batch')],
             },
         ),
-        migrations.RunPython(items_from_grant_ids, migrations.RunPython.noop),
+        migrations.RunPython(items_from_grant_ids, grant_ids_from_items),
         migrations.RemoveField(
             model_name='verificationbatch',
             name='grant_ids',

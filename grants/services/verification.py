@@ -608,7 +608,11 @@ def verification_batch_item_verify(*, item_id: int) -> str:
         "batch__actor", "grant__trusting_account", "grant__trusted_account"
     ).get(pk=item_id)
     batch = item.batch
-    outcome: dict[str, Any] = {"state": BatchItemState.SKIPPED, "note": ""}
+    # Replaced on every normal path; left as is if the process is told to stop.
+    outcome: dict[str, Any] = {
+        "state": BatchItemState.SKIPPED,
+        "note": "Interrupted before it finished (the worker or the request was stopped).",
+    }
     try:
         if item.grant is None:
             outcome["note"] = "The grant was deleted before its turn."
@@ -621,42 +625,75 @@ def verification_batch_item_verify(*, item_id: int) -> str:
         outcome["note"] = f"{batch.actor_name} may no longer run Test access."
     except Exception as exc:
         outcome["note"] = (
-            f"The verification stopped with an error ({type(exc).__name__}); see the worker's log."
+            f"The verification stopped with an error ({type(exc).__name__}); see the log of "
+            "the worker (or web process) that ran it."
         )
         raise  # the task backend records the failure and its traceback
     finally:
         VerificationBatchItem.objects.filter(pk=item_id).update(
             finished_at=timezone.now(), **outcome
         )
-        _batch_finish_if_done(batch.pk)
+        # Only once the item's outcome is visible to the other workers.
+        transaction.on_commit(lambda: _batch_finish_if_done(batch.pk))
     return outcome["state"]
 
 
 def verification_batches_reap(*, stale_after: timedelta) -> int:
-    """Give up on items a worker claimed but never finished (the worker was killed),
-    and close the batches that leaves with nothing open.
+    """Give up on batch items nothing will finish, and close the batches that leaves.
 
-    A verification ends within minutes (short AWS timeouts, a bounded
-    propagation retry), so an item running for longer has been abandoned.
+    - running for longer than `stale_after`: the worker that took it was
+      killed (a verification ends within minutes: short AWS timeouts, a
+      bounded propagation retry);
+    - queued for longer, with no task waiting or running for it: enqueuing
+      stopped part-way, or the task failed before it could claim the item,
+      or its task result was deleted.
+
     Returns how many items were given up.
     """
-    cutoff = timezone.now() - stale_after
+    now = timezone.now()
+    cutoff = now - stale_after
+    minutes = int(stale_after.total_seconds() // 60)
     given_up = VerificationBatchItem.objects.filter(
         state=BatchItemState.RUNNING, started_at__lt=cutoff
     ).update(
         state=BatchItemState.SKIPPED,
-        finished_at=timezone.now(),
-        note=(
-            f"Abandoned: no result {int(stale_after.total_seconds() // 60)} minutes after a "
-            "worker took it (the worker stopped?)."
-        ),
+        finished_at=now,
+        note=f"Abandoned: no result {minutes} minutes after a worker took it (it stopped?).",
     )
+    waiting = list(
+        VerificationBatchItem.objects.filter(
+            state=BatchItemState.QUEUED, batch__created_at__lt=cutoff
+        ).values_list("pk", "task_id")
+    )
+    if waiting:
+        alive = _live_task_ids([task_id for _, task_id in waiting if task_id])
+        orphans = [pk for pk, task_id in waiting if task_id not in alive]
+        given_up += VerificationBatchItem.objects.filter(
+            pk__in=orphans, state=BatchItemState.QUEUED
+        ).update(
+            state=BatchItemState.SKIPPED,
+            finished_at=now,
+            note="Never run: no task was waiting for it (queuing stopped, or its task was lost).",
+        )
     # Close every batch left with nothing open, including one whose last run
     # died between recording its item and closing the batch.
     VerificationBatch.objects.filter(finished_at__isnull=True).exclude(
         items__state__in=VerificationBatchItem.OPEN
-    ).update(finished_at=timezone.now())
+    ).update(finished_at=now)
     return given_up
+
+
+def _live_task_ids(task_ids: list[str]) -> set[str]:
+    """Those of the task ids that the database task queue still holds as ready or running."""
+    from django_tasks_db.models import DBTaskResult
+
+    from ..tasks import queued_in_database
+
+    if not queued_in_database() or not task_ids:
+        return set()  # an immediate task has run by the time its id is known
+
+    live = DBTaskResult.objects.filter(id__in=task_ids, status__in=["READY", "RUNNING"])
+    return {str(task_id) for task_id in live.values_list("id", flat=True)}
 
 
 def _batch_finish_if_done(batch_id: int) -> None:

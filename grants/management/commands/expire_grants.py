@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from grants import services
 from grants.models import GrantStatus
-from grants.tasks import expire_grants
+from grants.tasks import expire_grants, queued_in_database
 
 
 class Command(BaseCommand):
@@ -50,12 +50,9 @@ class Command(BaseCommand):
 
 def _already_queued() -> bool:
     """Cron every few minutes with the workers down must not pile up expiry jobs."""
-    from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
-    backend = expire_grants.get_backend()
-    return isinstance(backend, DatabaseBackend) and (
-        DBTaskResult.objects.ready()
-        .filter(backend_name=backend.alias, task_path=expire_grants.module_path)
-        .exists()
+    return (
+        queued_in_database()
+        and DBTaskResult.objects.ready().filter(task_path=expire_grants.module_path).exists()
     )

@@ -52,6 +52,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No registered account {options['account']!r}.")
             grants = grants.filter(Q(trusting_account=account) | Q(trusted_account=account))
         grants = list(grants.order_by("pk"))
+        if options["enqueue"]:
+            self._reap()  # also when there is nothing new to queue
         if not grants:
             self.stdout.write("No grants to verify.")
             return
@@ -82,12 +84,14 @@ class Command(BaseCommand):
         if failed:
             raise SystemExit(1)
 
-    def _enqueue(self, grants: list[Grant]) -> None:
+    def _reap(self) -> None:
         stale_after = timedelta(minutes=settings.XACCT_BATCH_ITEM_STALE_MINUTES)
         if given_up := services.verification_batches_reap(stale_after=stale_after):
             self.stdout.write(
-                self.style.WARNING(f"Gave up {given_up} verification(s) a worker never finished.")
+                self.style.WARNING(f"Gave up {given_up} batch verification(s) nothing will finish.")
             )
+
+    def _enqueue(self, grants: list[Grant]) -> None:
         open_batch = VerificationBatch.objects.filter(
             finished_at__isnull=True, actor__isnull=True, actor_name=SYSTEM_ACTOR
         ).first()
