@@ -172,6 +172,10 @@ class Command(BaseCommand):
                 if child.poll() is not None:
                     self.stderr.write(f"The sandbox's {name} stopped (exit {child.returncode}).")
         finally:
+            # A second Ctrl-C or SIGTERM (uv and make pass signals on too) must
+            # not cut the clean-up short and orphan a child; it is bounded anyway.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             for child in children:
                 _stop(child)
 
