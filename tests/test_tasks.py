@@ -238,22 +238,26 @@ def test_queued_items_nothing_will_run_are_given_up_but_waiting_ones_are_kept(
     aws_world, piyo, hoge, settings
 ) -> None:  # type: ignore[no-untyped-def]
     settings.TASKS = DATABASE_TASKS
-    grants = [provision(piyo, hoge, f"o{n}") for n in range(3)]
+    grants = [provision(piyo, hoge, f"o{n}") for n in range(4)]
     batch = services.verification_batch_start(grants=grants, actor=None)
-    waiting, lost, never_queued = batch.items.order_by("pk")
+    waiting, lost, never_queued, switched = batch.items.order_by("pk")
     DBTaskResult.objects.filter(id=lost.task_id).delete()  # e.g. deleted in the admin
     VerificationBatchItem.objects.filter(pk=never_queued.pk).update(task_id="")
+    # Queued before a switch away from the immediate backend: its id is no UUID.
+    VerificationBatchItem.objects.filter(pk=switched.pk).update(task_id="x" * 32)
+    DBTaskResult.objects.filter(id=switched.task_id).delete()
     stale_after = timedelta(minutes=15)
 
     assert services.verification_batches_reap(stale_after=stale_after) == 0  # too recent
     VerificationBatch.objects.update(created_at=timezone.now() - timedelta(hours=1))
-    assert services.verification_batches_reap(stale_after=stale_after) == 2
+    assert services.verification_batches_reap(stale_after=stale_after) == 3
 
     states = dict(batch.items.values_list("pk", "state"))
     assert states == {
         waiting.pk: BatchItemState.QUEUED,  # its task is still in the queue
         lost.pk: BatchItemState.SKIPPED,
         never_queued.pk: BatchItemState.SKIPPED,
+        switched.pk: BatchItemState.SKIPPED,
     }
     assert batch.items.get(pk=lost.pk).note.startswith("Never run: no task was waiting")
     run_worker()

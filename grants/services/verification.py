@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -692,7 +693,13 @@ def _live_task_ids(task_ids: list[str]) -> set[str]:
     if not queued_in_database() or not task_ids:
         return set()  # an immediate task has run by the time its id is known
 
-    live = DBTaskResult.objects.filter(id__in=task_ids, status__in=["READY", "RUNNING"])
+    uuids = []
+    for task_id in task_ids:
+        try:
+            uuids.append(uuid.UUID(task_id))
+        except ValueError:
+            continue  # an immediate backend's id (the backend was switched): long gone
+    live = DBTaskResult.objects.filter(id__in=uuids, status__in=["READY", "RUNNING"])
     return {str(task_id) for task_id in live.values_list("id", flat=True)}
 
 
