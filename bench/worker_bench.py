@@ -43,7 +43,6 @@ from grants import aws, services  # noqa: E402
 from grants.aws import sandbox  # noqa: E402
 from grants.aws.core import call  # noqa: E402
 from grants.models import (  # noqa: E402
-    AccessMethod,
     BatchItemState,
     Grant,
     PermissionSet,
@@ -66,18 +65,7 @@ def setup_world(grant_count: int) -> tuple[object, list[Grant]]:
     sandbox.enable_access_control(endpoint)
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
-    accounts = {
-        account.name: services.account_create(
-            actor=None,
-            account_id=account.account_id,
-            name=account.name,
-            owner_email=account.owner_email,
-            default_region=sandbox.REGION,
-            access_method=AccessMethod.HUB_ROLE,
-            hub_role_name=sandbox.HUB_ROLE_NAME,
-        )
-        for account in world.accounts
-    }
+    accounts = services.sandbox_accounts_register(world)
     piyo, hoge = accounts["piyo"], accounts["hoge"]
     grants = []
     for n in range(grant_count):

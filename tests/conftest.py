@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from moto import mock_aws
 from moto.iam.models import AWSManagedPolicy, IAMBackend
 
@@ -137,6 +138,22 @@ def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) ->
         sandbox.disable_access_control(endpoint_url)
         sandbox.reset(endpoint_url)
         server.stop()  # type: ignore[attr-defined]
+
+
+class TaskQueue:
+    """django-tasks-db's queue in the test database; `run()` is one `db_worker --batch`."""
+
+    def run(self, *options: str) -> None:
+        call_command(
+            "db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0", *options
+        )
+
+
+@pytest.fixture
+def task_queue(settings) -> TaskQueue:  # type: ignore[no-untyped-def]
+    """Tasks wait in the database (as in production) until `task_queue.run()` works them off."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    return TaskQueue()
 
 
 def make_account(**overrides: object) -> AwsAccount:

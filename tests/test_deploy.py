@@ -11,35 +11,13 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 
 
 def test_check_deploy_is_clean_in_production(tmp_path: Path) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "XACCT_", "DATABASE_URL"))
-    }
-    env.update(
-        DJANGO_SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-3f9a7c1e",
-        DJANGO_ALLOWED_HOSTS="portal.example.com",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        XACCT_TASK_BACKEND="database",
-    )
-    result = _check_deploy(env)
+    result = _check_deploy(production_env(tmp_path, XACCT_TASK_BACKEND="database"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_check_deploy_warns_when_background_work_would_run_in_requests(tmp_path: Path) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "XACCT_", "DATABASE_URL"))
-    }
-    env.update(
-        DJANGO_SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-3f9a7c1e",
-        DJANGO_ALLOWED_HOSTS="portal.example.com",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        XACCT_TASK_BACKEND="immediate",
-    )
-    result = _check_deploy(env)
+    result = _check_deploy(production_env(tmp_path, XACCT_TASK_BACKEND="immediate"))
     assert result.returncode != 0
     assert "grants.W001" in result.stderr + result.stdout
     assert "db_worker" in result.stderr + result.stdout
@@ -58,6 +36,22 @@ def test_an_unknown_task_backend_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "XACCT_TASK_BACKEND must be one of immediate, database, not 'celery'" in result.stderr
+
+
+def production_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The documented production environment, none of this shell's portal settings."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "XACCT_", "DATABASE_URL"))
+    }
+    env.update(
+        DJANGO_SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-3f9a7c1e",
+        DJANGO_ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **settings,
+    )
+    return env
 
 
 def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

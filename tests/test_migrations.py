@@ -15,6 +15,18 @@ BEFORE = [("grants", "0006_roles")]
 AFTER = [("grants", "0007_verification_batch_items")]
 
 
+def make_grant(Grant, account, role_name: str):  # type: ignore[no-untyped-def]
+    """A grant row with only what the historical model requires."""
+    return Grant.objects.create(
+        trusting_account=account,
+        role_name=role_name,
+        trusted_aws_account_id="444455556666",
+        trusted_principal_arn="",
+        trust_policy={},
+        user_policy={},
+    )
+
+
 @pytest.fixture
 def executor() -> Iterator[MigrationExecutor]:
     executor = MigrationExecutor(connection)
@@ -37,15 +49,7 @@ def test_batch_grant_ids_become_items_with_their_results(executor: MigrationExec
     alice = User.objects.create(username="alice")
     piyo = Account.objects.create(account_id="111122223333", name="piyo")
     verified, unverified = (
-        Grant.objects.create(
-            trusting_account=piyo,
-            role_name=name,
-            trusted_aws_account_id="444455556666",
-            trusted_principal_arn="",
-            trust_policy={},
-            user_policy={},
-        )
-        for name in ("verified-role", "unverified-role")
+        make_grant(Grant, piyo, name) for name in ("verified-role", "unverified-role")
     )
     finished = Batch.objects.create(
         actor=alice,
@@ -93,17 +97,7 @@ def test_going_back_restores_the_grant_id_lists(executor: MigrationExecutor) -> 
     Batch = new.get_model("grants", "VerificationBatch")
     Item = new.get_model("grants", "VerificationBatchItem")
     piyo = Account.objects.create(account_id="111122223333", name="piyo")
-    grants = [
-        Grant.objects.create(
-            trusting_account=piyo,
-            role_name=f"role-{n}",
-            trusted_aws_account_id="444455556666",
-            trusted_principal_arn="",
-            trust_policy={},
-            user_policy={},
-        )
-        for n in range(2)
-    ]
+    grants = [make_grant(Grant, piyo, f"role-{n}") for n in range(2)]
     batch = Batch.objects.create(finished_at=timezone.now())
     for grant in grants:
         Item.objects.create(batch=batch, grant=grant, grant_label=grant.role_name)

@@ -29,8 +29,8 @@ def test_the_crontab_schedules_expiry_reverification_and_pruning() -> None:
 
 
 @pytest.mark.parametrize("job", scheduled_commands(), ids=lambda job: job[0])
-def test_each_scheduled_command_exists_and_accepts_its_options(job: list[str], settings) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # production
+def test_each_scheduled_command_exists_and_accepts_its_options(job: list[str], task_queue) -> None:  # type: ignore[no-untyped-def]
+    # task_queue: the database backend, as in production
     name, *arguments = job
     command = load_command_class(get_commands()[name], name)
     parser = command.create_parser("manage.py", name)

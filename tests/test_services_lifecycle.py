@@ -136,11 +136,10 @@ def test_expire_grants_runs_as_a_task(aws_world, piyo, hoge) -> None:  # type: i
 
 @pytest.mark.django_db(transaction=True)
 def test_expire_grants_enqueue_leaves_the_revoke_to_a_worker(
-    aws_world, piyo, hoge, settings, capsys
+    aws_world, piyo, hoge, task_queue, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     grant = provision(piyo, hoge)
     Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     call_command("expire_grants", "--enqueue")
@@ -149,7 +148,7 @@ def test_expire_grants_enqueue_leaves_the_revoke_to_a_worker(
     grant.refresh_from_db()
     assert grant.status == GrantStatus.ACTIVE  # nothing happens until a worker runs it
 
-    call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0")
+    task_queue.run()
 
     queued.refresh_from_db()
     assert queued.status == "SUCCESSFUL"

@@ -26,19 +26,11 @@ from .test_services_grants import draft
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
 
 def provision(piyo, hoge, name: str) -> Grant:  # type: ignore[no-untyped-def]
     grant = services.grant_provision(grant=draft(piyo, hoge, role_name=name), actor=None)
     assert grant.status == GrantStatus.ACTIVE
     return grant
-
-
-def run_worker(*options: str) -> None:
-    call_command(
-        "db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0", *options
-    )
 
 
 def test_an_item_is_verified_once_even_if_its_task_runs_twice(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
@@ -57,18 +49,17 @@ def test_an_item_is_verified_once_even_if_its_task_runs_twice(aws_world, piyo, h
 
 
 def test_a_batch_started_by_a_verifier_runs_as_them_and_stops_if_they_lose_the_role(
-    aws_world, piyo, hoge, django_user_model, settings
+    aws_world, piyo, hoge, django_user_model, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     authz.roles_ensure()  # a transactional test's flush empties the groups
     verifier = django_user_model.objects.create_user("vera", password="x-correct-horse-1")
     verifier.groups.add(Group.objects.get(name=authz.VERIFIERS))
     first, second = provision(piyo, hoge, "first"), provision(piyo, hoge, "second")
     batch = services.verification_batch_start(grants=[first, second], actor=verifier)
     assert batch.actor_name == "vera"
-    run_worker("--max-tasks", "1")  # the first grant, while vera is a verifier
+    task_queue.run("--max-tasks", "1")  # the first grant, while vera is a verifier
     verifier.groups.clear()
-    run_worker()
+    task_queue.run()
 
     first_item, second_item = batch.items.order_by("pk")
     assert first_item.state == BatchItemState.VERIFIED
@@ -80,13 +71,12 @@ def test_a_batch_started_by_a_verifier_runs_as_them_and_stops_if_they_lose_the_r
 
 
 def test_a_deleted_starter_does_not_turn_the_batch_into_the_system(
-    aws_world, piyo, hoge, django_user_model, settings
+    aws_world, piyo, hoge, django_user_model, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     admin = django_user_model.objects.create_superuser("ada", password="x-correct-horse-2")
     batch = services.verification_batch_start(grants=[provision(piyo, hoge, "g")], actor=admin)
     admin.delete()
-    run_worker()
+    task_queue.run()
     item = batch.items.get()
     assert item.state == BatchItemState.SKIPPED
     assert item.note == "The user who started the batch (ada) was deleted."
@@ -94,9 +84,8 @@ def test_a_deleted_starter_does_not_turn_the_batch_into_the_system(
 
 
 def test_items_a_killed_worker_left_running_are_given_up_and_the_batch_closes(
-    aws_world, piyo, hoge, settings
+    aws_world, piyo, hoge, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     grants = [provision(piyo, hoge, f"r{n}") for n in range(3)]
     batch = services.verification_batch_start(grants=grants, actor=None)
     first, second, third = batch.items.order_by("pk")
@@ -125,11 +114,10 @@ def test_items_a_killed_worker_left_running_are_given_up_and_the_batch_closes(
 
 
 def test_items_that_could_not_be_queued_say_so_and_the_batch_closes(
-    aws_world, piyo, hoge, settings, monkeypatch
+    aws_world, piyo, hoge, task_queue, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from django_tasks_db.backend import DatabaseBackend
 
-    settings.TASKS = DATABASE_TASKS
     grants = [provision(piyo, hoge, f"q{n}") for n in range(3)]
     real_enqueue = DatabaseBackend.enqueue
     calls = []
@@ -152,16 +140,15 @@ def test_items_that_could_not_be_queued_say_so_and_the_batch_closes(
         ]
         * 2
     )
-    run_worker()
+    task_queue.run()
     batch.refresh_from_db()
     assert batch.finished_at is not None
     assert batch.items.filter(state=BatchItemState.VERIFIED).count() == 1
 
 
 def test_scheduled_enqueue_gives_up_stale_work_and_does_not_pile_up(
-    aws_world, piyo, hoge, settings, capsys
+    aws_world, piyo, hoge, task_queue, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     live = [provision(piyo, hoge, f"live-{n}") for n in range(3)]
     Grant.objects.filter(pk=live[0].pk).update(status=GrantStatus.REVOKED)
 
@@ -194,9 +181,8 @@ def test_scheduled_enqueue_gives_up_stale_work_and_does_not_pile_up(
 
 
 def test_expiry_goes_ahead_of_queued_verifications_and_is_not_queued_twice(
-    aws_world, piyo, hoge, settings, capsys, django_user_model
+    aws_world, piyo, hoge, task_queue, capsys, django_user_model
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     person = django_user_model.objects.create_superuser("pat", password="x-correct-horse-3")
     grants = [provision(piyo, hoge, f"e{n}") for n in range(3)]
     services.verification_batch_start(grants=grants, actor=person)
@@ -214,7 +200,7 @@ def test_expiry_goes_ahead_of_queued_verifications_and_is_not_queued_twice(
         )
     ) == {10}
 
-    run_worker("--max-tasks", "1")
+    task_queue.run("--max-tasks", "1")
 
     expiry = DBTaskResult.objects.get(task_path=expire_grants.module_path)
     assert expiry.status == "SUCCESSFUL"  # first, though queued after the batch
@@ -235,9 +221,8 @@ def test_an_overlapping_expiry_run_skips_a_grant_another_revoke_has(aws_world, p
 
 
 def test_queued_items_nothing_will_run_are_given_up_but_waiting_ones_are_kept(
-    aws_world, piyo, hoge, settings
+    aws_world, piyo, hoge, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     grants = [provision(piyo, hoge, f"o{n}") for n in range(4)]
     batch = services.verification_batch_start(grants=grants, actor=None)
     waiting, lost, never_queued, switched = batch.items.order_by("pk")
@@ -260,15 +245,14 @@ def test_queued_items_nothing_will_run_are_given_up_but_waiting_ones_are_kept(
         switched.pk: BatchItemState.SKIPPED,
     }
     assert batch.items.get(pk=lost.pk).note.startswith("Never run: no task was waiting")
-    run_worker()
+    task_queue.run()
     batch.refresh_from_db()
     assert batch.finished_at is not None
 
 
 def test_scheduled_enqueue_reaps_even_with_no_grant_to_verify(
-    aws_world, piyo, hoge, settings, capsys
+    aws_world, piyo, hoge, task_queue, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = DATABASE_TASKS
     grant = provision(piyo, hoge, "lonely")
     batch = services.verification_batch_start(grants=[grant], actor=None)
     VerificationBatchItem.objects.update(
@@ -286,11 +270,10 @@ def test_scheduled_enqueue_reaps_even_with_no_grant_to_verify(
 
 
 def test_an_interrupted_verification_says_so_on_its_item(
-    aws_world, piyo, hoge, settings, monkeypatch
+    aws_world, piyo, hoge, task_queue, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from grants.services import verification
 
-    settings.TASKS = DATABASE_TASKS
     batch = services.verification_batch_start(grants=[provision(piyo, hoge, "i")], actor=None)
     item = batch.items.get()
 

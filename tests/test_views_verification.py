@@ -143,14 +143,13 @@ def test_the_dashboard_says_background_work_runs_in_the_request_by_default(user_
 
 @pytest.mark.django_db(transaction=True)
 def test_the_dashboard_shows_the_queue_and_warns_when_work_waits(
-    user_client, aws_world, piyo, hoge, settings
+    user_client, aws_world, piyo, hoge, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = DATABASE_TASKS
     for name in ("q1", "q2"):
         provision(piyo, hoge, name)
     call_command("verify_grants", "--enqueue")
@@ -167,7 +166,7 @@ def test_the_dashboard_shows_the_queue_and_warns_when_work_waits(
     body = user_client.get(reverse("dashboard")).content.decode()
     assert "Work has waited over 5 minutes: is a <code>db_worker</code> running?" in body
 
-    run_worker()
+    task_queue.run()
     background = user_client.get(reverse("dashboard")).context["background"]
     assert (background.queued, background.oldest_queued_at) == (0, None)
     assert background.last_scheduled_batch.finished_at is not None
@@ -215,21 +214,12 @@ def test_verify_grants_verifies_fifty_grants_concurrently(aws_world, piyo, hoge,
     assert "1 verified, 1 failed." in capsys.readouterr().out
 
 
-DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
-def run_worker() -> None:
-    """What `manage.py db_worker` does, in this process, until the queue is empty."""
-    call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_batch_waits_for_a_worker_then_shows_every_result(
-    user_client, aws_world, piyo, hoge, settings
+    user_client, aws_world, piyo, hoge, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = DATABASE_TASKS
     grants = [provision(piyo, hoge, f"bg-{n}") for n in range(6)]
     response = user_client.post(reverse("grants_verify_bulk"), {"all": "1"})
     batch_url = response.url
@@ -240,7 +230,7 @@ def test_a_queued_batch_waits_for_a_worker_then_shows_every_result(
     assert DBTaskResult.objects.filter(status="READY").count() == 6
     assert Verification.objects.count() == 0
 
-    run_worker()
+    task_queue.run()
 
     body = user_client.get(batch_url, HTTP_HX_REQUEST="true").content.decode()
     assert "Finished: 6 verified, <strong>0 failed</strong>." in body
@@ -252,7 +242,7 @@ def test_a_queued_batch_waits_for_a_worker_then_shows_every_result(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_where_nothing_moves_says_a_worker_may_be_missing(
-    user_client, aws_world, piyo, hoge, settings
+    user_client, aws_world, piyo, hoge, task_queue
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
@@ -260,7 +250,6 @@ def test_a_batch_where_nothing_moves_says_a_worker_may_be_missing(
 
     from grants.models import VerificationBatch
 
-    settings.TASKS = DATABASE_TASKS
     provision(piyo, hoge)
     batch_url = user_client.post(reverse("grants_verify_bulk"), {"all": "1"}).url
     assert "Nothing has moved" not in user_client.get(batch_url).content.decode()
@@ -269,20 +258,19 @@ def test_a_batch_where_nothing_moves_says_a_worker_may_be_missing(
     assert "Nothing has moved for over a minute" in body
     assert "manage.py db_worker" in body
 
-    run_worker()
+    task_queue.run()
     assert "Nothing has moved" not in user_client.get(batch_url).content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_records_why_a_deleted_grant_and_a_crashed_task_were_not_verified(
-    user_client, aws_world, piyo, hoge, settings, monkeypatch
+    user_client, aws_world, piyo, hoge, task_queue, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from django_tasks_db.models import DBTaskResult
 
     from grants.models import VerificationBatch
     from grants.services import verification
 
-    settings.TASKS = DATABASE_TASKS
     kept, deleted, crashing = (provision(piyo, hoge, name) for name in ("kept", "gone", "crash"))
     user_client.post(reverse("grants_verify_bulk"), {"all": "1"})
     Grant.objects.filter(pk=deleted.pk).delete()
@@ -294,7 +282,7 @@ def test_a_batch_records_why_a_deleted_grant_and_a_crashed_task_were_not_verifie
         return real_verify(grant=grant, actor=actor, batch=batch)
 
     monkeypatch.setattr(verification, "grant_verify", verify)
-    run_worker()
+    task_queue.run()
 
     batch = VerificationBatch.objects.get()
     assert batch.finished_at is not None

@@ -41,9 +41,8 @@ def database_url() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
-    sandbox_server, piyo, hoge, settings, tmp_path, django_user_model
+    sandbox_server, piyo, hoge, task_queue, tmp_path, django_user_model
 ) -> None:  # type: ignore[no-untyped-def]
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     grants = []
     for n in range(GRANTS):
         # One application user per grant, as in a real fleet: AWS caps a user's inline

@@ -1,6 +1,12 @@
 """What the portal does: plain functions that own the transaction and the audit record."""
 
-from .accounts import ACCOUNT_FIELDS, account_check, account_create, account_update
+from .accounts import (
+    ACCOUNT_FIELDS,
+    account_check,
+    account_create,
+    account_update,
+    sandbox_accounts_register,
+)
 from .audit import audit_record
 from .discovery import DiscoveredRole, account_discover, grant_import
 from .drift import grant_adopt_live, grant_drift_check, grant_reapply
@@ -60,6 +66,7 @@ __all__ = [
     "grants_expire",
     "grants_verify",
     "revoke_plan",
+    "sandbox_accounts_register",
     "verification_batch_item_verify",
     "verification_batch_start",
     "verification_batches_reap",

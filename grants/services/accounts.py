@@ -11,7 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import aws
+from ..aws import sandbox
 from ..models import (
+    AccessMethod,
     AuditAction,
     AuditOutcome,
     AwsAccount,
@@ -137,3 +139,19 @@ def account_check(*, account: AwsAccount, actor: AbstractBaseUser | None) -> Aws
             message=f"Acting as {identity.arn}." if error is None and identity else "",
         )
     return account
+
+
+def sandbox_accounts_register(world: sandbox.SandboxWorld) -> dict[str, AwsAccount]:
+    """Register the sandbox's example accounts, reached through their hub roles; by name."""
+    return {
+        account.name: account_create(
+            actor=None,
+            account_id=account.account_id,
+            name=account.name,
+            owner_email=account.owner_email,
+            default_region=sandbox.REGION,
+            access_method=AccessMethod.HUB_ROLE,
+            hub_role_name=sandbox.HUB_ROLE_NAME,
+        )
+        for account in world.accounts
+    }

@@ -574,22 +574,25 @@ def _batch_enqueue(
     from ..tasks import verify_batch_item  # the task module imports the services
 
     task = verify_batch_item.using(priority=priority)
-    for index, item in enumerate(items):
-        try:
-            result = task.enqueue(item_id=item.pk)
-        except Exception as exc:
-            # Nothing will run the rest: say so on them rather than wait forever.
-            logger.exception("Batch %s: enqueuing stopped at item %s.", batch.pk, item.pk)
-            VerificationBatchItem.objects.filter(
-                pk__in=[i.pk for i in items[index:]], state=BatchItemState.QUEUED
-            ).update(
-                state=BatchItemState.SKIPPED,
-                finished_at=timezone.now(),
-                note=f"Could not be queued ({type(exc).__name__}); see the portal's log.",
-            )
-            _batch_finish_if_done(batch.pk)
-            return
-        VerificationBatchItem.objects.filter(pk=item.pk).update(task_id=str(result.id))
+    queued: list[VerificationBatchItem] = []
+    try:
+        for item in items:
+            item.task_id = str(task.enqueue(item_id=item.pk).id)
+            queued.append(item)
+    except Exception as exc:
+        # Nothing will run the rest: say so on them rather than wait forever.
+        logger.exception("Batch %s: enqueuing stopped after %s item(s).", batch.pk, len(queued))
+        VerificationBatchItem.objects.filter(
+            pk__in=[i.pk for i in items[len(queued) :]], state=BatchItemState.QUEUED
+        ).update(
+            state=BatchItemState.SKIPPED,
+            finished_at=timezone.now(),
+            note=f"Could not be queued ({type(exc).__name__}); see the portal's log.",
+        )
+        _batch_finish_if_done(batch.pk)
+    finally:
+        # One write for all task ids (only that column: a worker may be at the items).
+        VerificationBatchItem.objects.bulk_update(queued, ["task_id"])
 
 
 def verification_batch_item_verify(*, item_id: int) -> str:

@@ -20,7 +20,6 @@ from django.db import connection
 
 from grants import services
 from grants.aws import sandbox
-from grants.models import AccessMethod
 from grants.services.authz import roles_ensure
 
 # Credentials in the environment would win over the sandbox profile.
@@ -91,16 +90,7 @@ class Command(BaseCommand):
         get_user_model().objects.create_superuser(
             username=options["username"], email="admin@example.com", password=password
         )
-        for account in world.accounts:
-            services.account_create(
-                actor=None,
-                account_id=account.account_id,
-                name=account.name,
-                owner_email=account.owner_email,
-                default_region=sandbox.REGION,
-                access_method=AccessMethod.HUB_ROLE,
-                hub_role_name=sandbox.HUB_ROLE_NAME,
-            )
+        services.sandbox_accounts_register(world)
         sandbox.enable_access_control(endpoint_url)
 
         env = {k: v for k, v in os.environ.items() if k not in _AWS_ENV_OVERRIDES}
