@@ -32,7 +32,7 @@ from moto import mock_aws  # noqa: E402
 
 from grants import aws, services  # noqa: E402
 from grants.aws import sandbox  # noqa: E402
-from grants.models import AccessMethod, AwsAccount, PermissionSet, TrustScope  # noqa: E402
+from grants.models import PermissionSet, TrustScope  # noqa: E402
 
 
 def timed(runs: int, grant, *, fresh: bool) -> list[float]:  # type: ignore[no-untyped-def]
@@ -58,16 +58,7 @@ def main() -> None:
             sandbox.PORTAL_PROFILE
         ]
         aws.reset()
-        accounts = {
-            a.name: AwsAccount.objects.create(
-                account_id=a.account_id,
-                name=a.name,
-                default_region=sandbox.REGION,
-                access_method=AccessMethod.HUB_ROLE,
-                hub_role_name=sandbox.HUB_ROLE_NAME,
-            )
-            for a in world.accounts
-        }
+        accounts = services.sandbox_accounts_register(world)
         draft = services.grant_draft(
             trusting_account=accounts["piyo"],
             role_name="bench-role",
