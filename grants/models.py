@@ -460,8 +460,25 @@ class VerificationBatchItem(models.Model):
 
 
 class VerificationOutcome(models.TextChoices):
-    PASSED = "passed", "Passed"
+    """Who a verification proved the access for; only the first two count as passed."""
+
+    PASSED_GRANTEE = "passed_grantee", "Passed as the grantee"
+    PASSED_PORTAL = "passed_portal", "Passed as the portal (the grantee itself not proven)"
+    STATIC_ONLY = "static_only", "Checked statically only (nothing live could run)"
     FAILED = "failed", "Failed"
+
+    @classmethod
+    def passing(cls) -> tuple[str, ...]:
+        return (cls.PASSED_GRANTEE, cls.PASSED_PORTAL)
+
+    @property
+    def colour(self) -> str:
+        return {
+            "passed_grantee": "success",
+            "passed_portal": "success",
+            "static_only": "warning",
+            "failed": "danger",
+        }[self.value]
 
 
 class Verification(models.Model):
@@ -484,7 +501,7 @@ class Verification(models.Model):
     actor_name = models.CharField(max_length=150)
     started_at = models.DateTimeField(db_index=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    outcome = models.CharField(max_length=8, choices=VerificationOutcome)
+    outcome = models.CharField(max_length=16, choices=VerificationOutcome)
     acted_as = models.CharField(max_length=512, blank=True)
     steps = models.JSONField(default=list)
     queue_urls = models.JSONField(default=list)
@@ -498,7 +515,11 @@ class Verification(models.Model):
 
     @property
     def passed(self) -> bool:
-        return self.outcome == VerificationOutcome.PASSED
+        return self.outcome in VerificationOutcome.passing()
+
+    @property
+    def outcome_colour(self) -> str:
+        return VerificationOutcome(self.outcome).colour
 
     @property
     def failed_step(self) -> dict | None:

@@ -109,3 +109,57 @@ def test_going_back_restores_the_grant_id_lists(executor: MigrationExecutor) -> 
     old = executor.loader.project_state(BEFORE).apps
     restored = old.get_model("grants", "VerificationBatch").objects.get(pk=batch.pk)
     assert restored.grant_ids == [g.pk for g in grants]
+
+
+def test_passed_verifications_split_by_who_acted_and_fold_back(
+    executor: MigrationExecutor,
+) -> None:
+    before, after = (
+        [("grants", "0007_verification_batch_items")],
+        [("grants", "0008_verification_outcomes")],
+    )
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    Account = old.get_model("grants", "AwsAccount")
+    Grant = old.get_model("grants", "Grant")
+    Verification = old.get_model("grants", "Verification")
+    grant = make_grant(Grant, Account.objects.create(account_id="111122223333", name="piyo"), "r")
+    acted = {
+        "grantee": "The grantee (profile hoge-app)",
+        "portal": "The portal in hoge (Assume a hub role)",
+        "nobody": "",
+        "failed": "The portal in hoge (Assume a hub role)",
+    }
+    rows = {
+        label: Verification.objects.create(
+            grant=grant,
+            actor_name="alice",
+            started_at=timezone.now(),
+            outcome="failed" if label == "failed" else "passed",
+            acted_as=acted_as,
+        ).pk
+        for label, acted_as in acted.items()
+    }
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps.get_model("grants", "Verification")
+    outcomes = {label: new.objects.get(pk=pk).outcome for label, pk in rows.items()}
+    assert outcomes == {
+        "grantee": "passed_grantee",
+        "portal": "passed_portal",
+        "nobody": "static_only",
+        "failed": "failed",
+    }
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("grants", "Verification")
+    assert sorted(old.objects.values_list("outcome", flat=True)) == [
+        "failed",
+        "passed",
+        "passed",
+        "passed",
+    ]

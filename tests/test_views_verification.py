@@ -197,7 +197,7 @@ def test_verify_grants_verifies_fifty_grants_concurrently(aws_world, piyo, hoge,
     out = capsys.readouterr().out
     assert out.count("PASS  #") == 50
     assert "50 verified, 0 failed." in out
-    assert Verification.objects.filter(outcome="passed").count() == 50
+    assert Verification.objects.filter(outcome="passed_portal").count() == 50
 
     aws.role_policy_detach(
         piyo.access(), role_name=grants[7].role_name, policy_arn=grants[7].managed_policy_arns[0]

@@ -472,7 +472,14 @@ def grant_verify(
     chain.assume()
     chain.list_queues()
     failed = next((s for s in chain.steps if s.status == FAIL), None)
-    outcome = VerificationOutcome.FAILED if failed else VerificationOutcome.PASSED
+    if failed:
+        outcome = VerificationOutcome.FAILED
+    elif chain.assumed is None:
+        outcome = VerificationOutcome.STATIC_ONLY
+    elif chain.grant.grantee_profile:
+        outcome = VerificationOutcome.PASSED_GRANTEE
+    else:
+        outcome = VerificationOutcome.PASSED_PORTAL
     with transaction.atomic():
         verification = Verification.objects.create(
             grant=grant,
