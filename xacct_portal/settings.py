@@ -197,6 +197,9 @@ XACCT_VERIFY_PROPAGATION_RETRY_SECONDS = env.float(
     "XACCT_VERIFY_PROPAGATION_RETRY_SECONDS", default=20.0
 )
 # How many grants `verify_grants` (run in the foreground) tests at once.
+# Roles the portal acts through besides the registered accounts' hub roles (comma-separated
+# names, e.g. the role behind a named profile): never imported, changed, revoked or deleted.
+XACCT_PORTAL_ACCESS_ROLES = env.list("XACCT_PORTAL_ACCESS_ROLES", default=[])
 XACCT_VERIFY_CONCURRENCY = env.int("XACCT_VERIFY_CONCURRENCY", default=4)
 # Visible in the trusting account's CloudTrail; no personal data.
 AWS_ROLE_SESSION_NAME = env.str("XACCT_ROLE_SESSION_NAME", default="xacct-portal")
