@@ -7,6 +7,8 @@ UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 ADDRPORT ?= 127.0.0.1:8000
 SANDBOX_ARGS ?=
+# Two processes on the 2-core machine; a test file stays on one (its module fixtures start once).
+XDIST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: help setup run test lint format chromium
 
@@ -39,6 +41,6 @@ format: setup
 
 test: setup chromium lint
 	DJANGO_DEBUG=true $(UV) run --locked python manage.py makemigrations --check --dry-run
-	DJANGO_DEBUG=true $(UV) run --locked pytest $(PYTEST_ARGS)
+	DJANGO_DEBUG=true $(UV) run --locked pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 	@echo "== again on PostgreSQL (browser tests included: the sandbox portal uses it too) =="
-	DJANGO_DEBUG=true scripts/with-postgres $(UV) run --locked pytest $(PYTEST_ARGS)
+	DJANGO_DEBUG=true scripts/with-postgres $(UV) run --locked pytest $(XDIST_ARGS) $(PYTEST_ARGS)
