@@ -12,6 +12,7 @@ from django.utils import timezone
 from .. import aws, policies
 from ..models import (
     AuditAction,
+    AuditOutcome,
     AwsAccount,
     Grant,
     GrantStatus,
@@ -20,6 +21,7 @@ from ..models import (
 )
 from .audit import audit_record
 from .authz import require
+from .guardrails import portal_access_refusal, portal_access_role_names
 
 # IAM unique IDs a trust policy shows once the principal it named was deleted.
 _UNIQUE_ID = re.compile(r"^(AROA|AIDA|AIPA|ANPA|AGPA|ASIA)[A-Z0-9]{12,}$")
@@ -34,11 +36,14 @@ class DiscoveredRole:
     external_accounts: list[str]
     risks: list[str] = field(default_factory=list)
     grant_id: int | None = None
+    # Why this is one of the roles the portal acts through ("" when it is not).
+    portal_access: str = ""
 
     @property
     def importable(self) -> bool:
         return (
-            self.grant_id is None
+            not self.portal_access
+            and self.grant_id is None
             and len(self.external_accounts) == 1
             and "*" not in self.principals
         )
@@ -72,7 +77,13 @@ def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
 
 
 def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
-    """Roles whose trust policy admits principals outside the account, riskiest first."""
+    """Roles whose trust policy admits principals outside the account, riskiest first.
+
+    The roles the portal acts through (grants.services.guardrails) are listed with
+    `portal_access` saying so, and are never importable. Raises `aws.AwsError` when
+    the roles cannot be listed.
+    """
+    access_roles = portal_access_role_names(account_id=account.account_id)
     known = dict(
         Grant.objects.filter(trusting_account=account)
         .exclude(status__in=[GrantStatus.REVOKED, GrantStatus.EXPIRED, GrantStatus.FAILED])
@@ -111,14 +122,42 @@ def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
                 external_accounts=sorted({p if p.isdigit() else p.split(":")[4] for p in outside}),
                 risks=list(dict.fromkeys(risks)),
                 grant_id=known.get(role.name),
+                portal_access=(
+                    portal_access_refusal(
+                        account_id=account.account_id, role_name=role.name, doing="import"
+                    )
+                    if role.name.lower() in access_roles
+                    else ""
+                ),
             )
         )
     return sorted(found, key=lambda r: (not r.risks, r.name.lower()))
 
 
 def grant_import(*, account: AwsAccount, role_name: str, actor: AbstractBaseUser | None) -> Grant:
-    """Record a discovered role as a grant; its user-policy half stays unknown until checked."""
+    """Record a discovered role of `account` as a grant and return it.
+
+    The grant's user-policy half stays unknown until checked. Raises
+    `PermissionDenied` without the grant manager role, `ValidationError` when the
+    role is not an importable cross-account role, and refuses (with an audit
+    record) the roles the portal acts through: a grant of one could later be
+    revoked, cutting the portal off from the account (grants.services.guardrails).
+    Raises `aws.AwsError` when AWS cannot be read.
+    """
     require(actor, "manage_grant")
+    refusal = portal_access_refusal(
+        account_id=account.account_id, role_name=role_name, doing="import"
+    )
+    if refusal:
+        audit_record(
+            actor=actor,
+            action=AuditAction.GRANT_IMPORT,
+            outcome=AuditOutcome.FAILURE,
+            account=account,
+            target_arn=f"arn:{account.partition}:iam::{account.account_id}:role/{role_name}"[:2048],
+            message=f"Refused: {refusal}",
+        )
+        raise ValidationError(refusal)
     discovered = {r.name: r for r in account_discover(account=account)}
     role = discovered.get(role_name)
     if role is None:
