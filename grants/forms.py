@@ -458,13 +458,19 @@ class ReauthenticateForm(BootstrapMixin, forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
 
-    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, user: Any, *args: Any, request: Any = None, **kwargs: Any) -> None:
         self.user = user
+        self.request = request
         super().__init__(*args, **kwargs)
 
     def clean_password(self) -> str:
+        from django.contrib.auth import authenticate
+
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        # Through authenticate(), so django-axes counts failures and locks out as at log-in.
+        username = self.user.get_username()
+        found = authenticate(self.request, username=username, password=password)
+        if found is None or found.pk != self.user.pk:
             raise forms.ValidationError("That is not your password.")
         return password
 

@@ -8,6 +8,7 @@ from typing import Any
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
+from django.urls import reverse
 
 from .middleware import AUTHENTICATED, SEEN, STARTED
 from .models import AuditAction, AuditEvent, AuditOutcome
@@ -25,7 +26,11 @@ def audit_login_failed(sender: Any, credentials: dict, request: Any = None, **kw
         actor_name=str(credentials.get("username", ""))[:150] or "(no username)",
         action=AuditAction.LOGIN_FAILED,
         outcome=AuditOutcome.FAILURE,
-        message=f"Failed log-in from {_client(request)}.",
+        message=(
+            f"Wrong password when confirming it (re-authentication) from {_client(request)}."
+            if getattr(request, "path", "") == reverse("reauthenticate")
+            else f"Failed log-in from {_client(request)}."
+        ),
     )
 
 

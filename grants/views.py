@@ -523,6 +523,21 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
         self.storage.extra_data = {"request_token": str(uuid.uuid4())}
         return response
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # formtools looks the posted step up unchecked (a KeyError, a 500): answer 400.
+        goto = request.POST.get("wizard_goto_step")
+        step = request.POST.get(f"{self.prefix}-current_step")
+        if goto not in self.get_form_list() and step not in self.get_form_list():
+            messages.error(
+                request,
+                f"The form was sent for an unknown wizard step; steps are "
+                f"{', '.join(self.get_form_list())}. Continue from this step.",
+            )
+            response = self.render(self.get_form())
+            response.status_code = 400
+            return response
+        return super().post(request, *args, **kwargs)
+
     def cleaned(self, step: str) -> dict[str, Any]:
         if step not in self._cleaned:
             self._cleaned[step] = self.get_cleaned_data_for_step(step) or {}
@@ -680,8 +695,13 @@ def account_import(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    """Ask for the password again before a destructive action."""
-    form = ReauthenticateForm(request.user, request.POST or None)
+    """Ask for the password again before a destructive action.
+
+    Failures count towards django-axes' lockout like log-in failures (per username
+    and address); a locked-out person gets axes' lockout page, and each failure is
+    audited (grants.signals).
+    """
+    form = ReauthenticateForm(request.user, request.POST or None, request=request)
     next_url = request.POST.get("next") or request.GET.get("next") or reverse("dashboard")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("dashboard")

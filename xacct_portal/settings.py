@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "grants.middleware.SessionTimeoutMiddleware",
     "grants.middleware.PermissionDeniedAuditMiddleware",
+    # Out-of-range integers in a query (ids, pages, the admin's filters) get a 400.
+    "grants.middleware.QueryIntegerRangeMiddleware",
     # Last, as django-axes asks: it turns lockouts into responses.
     "axes.middleware.AxesMiddleware",
 ]
