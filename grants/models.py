@@ -524,3 +524,181 @@ class Verification(models.Model):
     @property
     def failed_step(self) -> dict | None:
         return next((s for s in self.steps if s.get("status") == "fail"), None)
+
+
+class OperationKind(models.TextChoices):
+    """What an operation does to a grant in AWS. Retry is a provision of a failed or
+    partial grant; expiry is a revoke with `expired` in its params."""
+
+    PROVISION = "provision", "Provision"
+    REVOKE = "revoke", "Revoke"
+    REAPPLY = "reapply", "Re-apply recorded state"
+    ADOPT = "adopt", "Adopt live state"
+
+
+class OperationState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    ROLLED_BACK = "rolled_back", "Failed and rolled back"
+    PARTIAL = "partial", "Partly done"
+    FAILED = "failed", "Failed"
+    REFUSED = "refused", "Refused"
+
+    @property
+    def colour(self) -> str:
+        return {
+            "queued": "secondary",
+            "running": "info",
+            "succeeded": "success",
+            "rolled_back": "danger",
+            "partial": "warning",
+            "failed": "danger",
+            "refused": "danger",
+        }[self.value]
+
+
+OPEN_OPERATION_STATES = (OperationState.QUEUED, OperationState.RUNNING)
+
+
+class Operation(models.Model):
+    """One change of a grant in AWS, run as a recorded plan of steps by a task worker.
+
+    A worker holds the operation while its lease (`lease_expires_at`) runs; an
+    operation whose lease expired (the worker died) is picked up by the next
+    worker or by `manage.py recover_operations`. At most one operation per grant
+    is open (queued or running) at a time.
+    """
+
+    OPEN = OPEN_OPERATION_STATES
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=16, choices=OperationKind)
+    state = models.CharField(
+        max_length=16, choices=OperationState, default=OperationState.QUEUED, db_index=True
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, default=SYSTEM_ACTOR)
+    params = models.JSONField(default=dict, blank=True)
+    # Undoing the steps done so far (a provision whose step failed).
+    rolling_back = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    error = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grant"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="one_open_operation_per_grant",
+                violation_error_message=(
+                    "Another operation on this grant is queued or running; wait for it to finish."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of grant {self.grant_id}: {self.get_state_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_OPERATION_STATES
+
+    @property
+    def state_colour(self) -> str:
+        return OperationState(self.state).colour
+
+    @property
+    def expired(self) -> bool:
+        """A revoke started by the expiry job."""
+        return bool(self.params.get("expired"))
+
+    @property
+    def verb(self) -> str:
+        """What is happening, as in "being revoked by alice"."""
+        if self.kind == OperationKind.PROVISION:
+            return "provisioned"
+        if self.kind == OperationKind.REVOKE:
+            return "expired" if self.expired else "revoked"
+        return "re-applied" if self.kind == OperationKind.REAPPLY else "adopted"
+
+    @property
+    def error_detail(self) -> aws.AwsErrorDetail | None:
+        return aws.AwsErrorDetail.from_dict(self.error) if self.error else None
+
+
+class StepState(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    SENT = "sent", "Sent, outcome not yet known"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown"
+    UNDOING = "undoing", "Undo sent, outcome not yet known"
+    UNDONE = "undone", "Undone"
+    UNDO_FAILED = "undo_failed", "Undo failed"
+    SKIPPED = "skipped", "Not run"
+
+    @property
+    def colour(self) -> str:
+        return {
+            "planned": "secondary",
+            "sent": "info",
+            "done": "success",
+            "failed": "danger",
+            "unknown": "warning",
+            "undoing": "info",
+            "undone": "secondary",
+            "undo_failed": "danger",
+            "skipped": "light",
+        }[self.value]
+
+
+class OperationStep(models.Model):
+    """One AWS call of an operation: its intent is saved (SENT) before the call is
+    made and its result (DONE, FAILED, UNKNOWN…) after. Never holds credentials."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    key = models.CharField(max_length=300)
+    call = models.CharField(max_length=64)
+    undo_call = models.CharField(max_length=64, blank=True)
+    account = models.ForeignKey(
+        AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_arn = models.CharField("target ARN", max_length=2048, blank=True)
+    summary = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=StepState, default=StepState.PLANNED)
+    request_id = models.CharField("request ID", max_length=128, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["operation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "position"], name="one_step_per_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.call} {self.target_arn}: {self.get_state_display()}"
+
+    @property
+    def state_colour(self) -> str:
+        return StepState(self.state).colour
+
+    @property
+    def error_detail(self) -> aws.AwsErrorDetail | None:
+        return aws.AwsErrorDetail.from_dict(self.error) if self.error else None

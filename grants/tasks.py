@@ -26,6 +26,21 @@ def verify_batch_item(*, item_id: int) -> str:
     return services.verification_batch_item_verify(item_id=item_id)
 
 
+# A person waits on the grant page for this: ahead of verification batches.
+@task(priority=60)
+def operation_run(*, operation_id: int) -> str:
+    """Run or resume one operation (provision, revoke, re-apply, adopt); its final state.
+
+    A task that finds the operation held by a live worker, or finished, leaves it.
+    """
+    from .models import Operation
+
+    try:
+        return services.operation_run(operation_id=operation_id).state
+    except Operation.DoesNotExist:
+        return "gone"
+
+
 # Expired access must go first, ahead of any re-verification batch in the queue.
 @task(priority=50)
 def expire_grants() -> int:

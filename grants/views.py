@@ -46,6 +46,8 @@ from .models import (
     BatchItemState,
     Grant,
     GrantStatus,
+    OperationKind,
+    OperationState,
     Verification,
     VerificationBatch,
 )
@@ -311,10 +313,8 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "documents": _documents(grant),
             "events": grant.audit_events.select_related("account")[:50],
             "verifications": grant.verifications.all()[:20],
-            "can_retry": grant.status in (GrantStatus.FAILED, GrantStatus.PARTIAL)
-            and grant.revoke_requested_at is None,
+            **_operation_context(grant),
             "can_verify": grant.status in TESTABLE,
-            "can_revoke": grant.status in services.lifecycle.REVOCABLE,
             "kit": {
                 "cli_profile": handoff.cli_profile(grant),
                 "boto3": handoff.boto3_snippet(grant),
@@ -335,15 +335,12 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             grant = services.grant_revoke(grant=grant, actor=request.user)
-        except services.NotRevocable as exc:
+        except (services.NotRevocable, services.GrantBusy) as exc:
             messages.warning(request, str(exc))
+        except services.OperationRefused as exc:
+            messages.error(request, str(exc))
         else:
-            if grant.status == GrantStatus.REVOKED:
-                messages.success(request, f"Revoked {grant.planned_role_arn}.")
-            else:
-                messages.error(
-                    request, "Some calls failed; the grant is partial. Details below; revoke again."
-                )
+            _flash_outcome(request, grant)
         return redirect(grant)
     return render(
         request,
@@ -449,22 +446,62 @@ def grant_retry(request: HttpRequest, pk: int) -> HttpResponse:
         grant = services.grant_provision(grant=grant, actor=request.user)
     except services.GrantBusy as exc:
         messages.warning(request, str(exc))
+    except services.OperationRefused as exc:
+        messages.error(request, str(exc))
     else:
         _flash_outcome(request, grant)
     return redirect(grant)
 
 
 def _flash_outcome(request: HttpRequest, grant: Grant) -> None:
-    if grant.status == GrantStatus.ACTIVE:
-        messages.success(request, f"Created {grant.role_arn}.")
-    elif grant.status == GrantStatus.PARTIAL:
-        messages.error(
+    """Say what the grant's latest operation did, or that it is still under way."""
+    op = grant.operations.order_by("-pk").first()
+    if op is None:
+        return
+    if op.is_open:
+        messages.info(
             request,
-            "Provisioning failed and some calls could not be undone; the grant is partial. "
-            "Details below; Retry finishes it.",
+            f"{op.get_kind_display()} of {grant.role_name} is {op.get_state_display().lower()}: "
+            "this page follows its progress.",
         )
-    else:
+    elif op.state == OperationState.SUCCEEDED:
+        messages.success(request, op.message)
+    elif op.state == OperationState.ROLLED_BACK:
         messages.error(request, "Provisioning failed; everything was rolled back. Details below.")
+    else:
+        messages.error(request, f"{op.message} Details below.")
+
+
+def _operation_context(grant: Grant) -> dict[str, Any]:
+    """The grant page's view of its operations: the one under way (or the last one),
+    and which actions apply now."""
+    latest = grant.operations.select_related("actor").order_by("-pk").first()
+    running = latest is not None and latest.is_open
+    partly_revoked = grant.status == GrantStatus.PARTIAL and (
+        grant.revoke_requested_at is not None
+        or (latest is not None and latest.kind == OperationKind.REVOKE)
+    )
+    return {
+        "operation": latest,
+        "operation_steps": list(latest.steps.select_related("account")) if latest else [],
+        "operation_running": running,
+        "can_retry": not running
+        and (grant.status == GrantStatus.FAILED or grant.status == GrantStatus.PARTIAL)
+        and not partly_revoked,
+        "can_revoke": not running and grant.status in services.REVOCABLE,
+    }
+
+
+@permission_required("grants.view_grant", raise_exception=True)
+def grant_operation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress of the grant's latest operation (the fragment the grant page polls)."""
+    grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
+    context = {"grant": grant, **_operation_context(grant)}
+    response = render(request, "grants/includes/operation_progress.html", context)
+    if request.headers.get("HX-Request") and not context["operation_running"]:
+        # Finished: reload the whole page so that status, buttons and audit trail follow.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _documents(grant: Grant) -> list[tuple[str, str, str]]:
@@ -618,6 +655,23 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
             for message in exc.messages:
                 messages.error(self.request, message)
             return redirect("grant_create")
+        except services.OperationRefused as exc:
+            messages.error(self.request, str(exc))
+            return redirect("grant_create")
+        if grant.pk != draft.pk:
+            # Another submit of this same wizard run saved the grant first.
+            op = grant.operations.order_by("pk").first()
+            messages.info(
+                self.request,
+                f"This wizard run already created {grant.role_name}"
+                + (f" ({op.actor_name}'s submit); " if op else "; ")
+                + (
+                    "it is still being provisioned."
+                    if op is not None and op.is_open
+                    else f"it is {grant.get_status_display().lower()}."
+                ),
+            )
+            return redirect(grant)
         _flash_outcome(self.request, grant)
         return redirect(grant)
 
@@ -637,12 +691,16 @@ def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, "Confirm your password, then repeat the action.")
             return redirect_to_login(grant.get_absolute_url(), login_url=reverse("reauthenticate"))
     try:
-        if action == "reapply":
-            services.grant_reapply(grant=grant, actor=request.user)
-            messages.success(request, "Re-applied the recorded state.")
-        elif action == "adopt":
-            services.grant_adopt_live(grant=grant, actor=request.user)
-            messages.success(request, "The record now matches the live state.")
+        if action in ("reapply", "adopt"):
+            start = services.grant_reapply if action == "reapply" else services.grant_adopt_live
+            grant = start(grant=grant, actor=request.user)
+            op = grant.operations.order_by("-pk").first()
+            if op is not None and op.state == OperationState.SUCCEEDED and action == "adopt":
+                messages.success(request, "The record now matches the live state.")
+            elif op is not None and op.state == OperationState.SUCCEEDED:
+                messages.success(request, "Re-applied the recorded state.")
+            else:
+                _flash_outcome(request, grant)
         else:
             grant = services.grant_drift_check(grant=grant, actor=request.user)
             if grant.drift:
@@ -656,7 +714,9 @@ def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
             f"{detail.service}:{detail.operation} failed: {detail.code or detail.client_error}: "
             f"{detail.message} (request ID {detail.request_id or '—'})",
         )
-    except ValueError as exc:
+    except services.GrantBusy as exc:
+        messages.warning(request, str(exc))
+    except (ValueError, services.OperationRefused) as exc:
         messages.error(request, str(exc))
     return redirect(grant.get_absolute_url() + "#drift")
 

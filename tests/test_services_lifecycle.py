@@ -140,10 +140,14 @@ def test_expire_grants_enqueue_leaves_the_revoke_to_a_worker(
 ) -> None:  # type: ignore[no-untyped-def]
     from django_tasks_db.models import DBTaskResult
 
-    grant = provision(piyo, hoge)
+    grant = services.grant_provision(grant=draft(piyo, hoge), actor=None)
+    assert grant.status == GrantStatus.PROVISIONING  # its operation waits for a worker
+    task_queue.run()
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.ACTIVE
     Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     call_command("expire_grants", "--enqueue")
-    queued = DBTaskResult.objects.get()
+    queued = DBTaskResult.objects.get(task_path=expire_grants.module_path)
     assert f"Expiry queued as task {queued.id} (Ready)." in capsys.readouterr().out
     grant.refresh_from_db()
     assert grant.status == GrantStatus.ACTIVE  # nothing happens until a worker runs it

@@ -227,6 +227,10 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[XACCT_TASK_BACKEND]}}
 # A batch item a worker took but did not finish within this many minutes is
 # given up (the worker was killed) by the next `verify_grants --enqueue`.
 XACCT_BATCH_ITEM_STALE_MINUTES = env.int("XACCT_BATCH_ITEM_STALE_MINUTES", default=15)
+# An operation (provision, revoke, re-apply, adopt) is held by one worker for
+# this many seconds at a time, renewed before every AWS call; when it lapses
+# (the worker died) another worker or `recover_operations` takes it over.
+XACCT_OPERATION_LEASE_SECONDS = env.int("XACCT_OPERATION_LEASE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,7 @@ from .accounts import (
 )
 from .audit import audit_record
 from .discovery import DiscoveredRole, account_discover, grant_import
-from .drift import grant_adopt_live, grant_drift_check, grant_reapply
+from .drift import grant_adopt_live, grant_drift_check, grant_reapply, reapply_plan
 from .grants import (
     GRANT_TAG,
     PORTAL_TAG,
@@ -20,14 +20,26 @@ from .grants import (
     grant_provision,
     grant_size_errors,
     grant_warnings,
+    grantee_policy_step,
 )
 from .lifecycle import (
+    REVOCABLE,
     NotRevocable,
     RevokeStep,
     grant_expiry_set,
     grant_revoke,
     grants_expire,
     revoke_plan,
+)
+from .operations import (
+    OperationRefused,
+    StepSpec,
+    busy_message,
+    open_operation,
+    operation_refusal,
+    operation_run,
+    operation_start,
+    operations_recover,
 )
 from .verification import (
     grant_verify,
@@ -41,16 +53,20 @@ __all__ = [
     "ACCOUNT_FIELDS",
     "GRANT_TAG",
     "PORTAL_TAG",
+    "REVOCABLE",
     "DiscoveredRole",
     "GrantBusy",
     "NotRevocable",
+    "OperationRefused",
     "ProvisioningStep",
     "RevokeStep",
+    "StepSpec",
     "account_check",
     "account_create",
     "account_discover",
     "account_update",
     "audit_record",
+    "busy_message",
     "grant_adopt_live",
     "grant_draft",
     "grant_drift_check",
@@ -63,8 +79,15 @@ __all__ = [
     "grant_size_errors",
     "grant_verify",
     "grant_warnings",
+    "grantee_policy_step",
     "grants_expire",
     "grants_verify",
+    "open_operation",
+    "operation_refusal",
+    "operation_run",
+    "operation_start",
+    "operations_recover",
+    "reapply_plan",
     "revoke_plan",
     "sandbox_accounts_register",
     "verification_batch_item_verify",

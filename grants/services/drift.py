@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from .. import aws, policies
-from ..models import AuditAction, AuditOutcome, Grant, GrantStatus
+from ..models import AuditAction, AuditOutcome, Grant, GrantStatus, OperationKind
 from .audit import audit_record
 from .authz import require
-from .grants import GRANT_TAG, GRANTEE_POLICY_ACTIONS, PORTAL_TAG
+from .grants import GRANT_TAG, PORTAL_TAG, grantee_policy_step
+from .operations import StepSpec, operation_start
 
 
 @dataclass(frozen=True)
@@ -143,19 +143,14 @@ def grant_drift_check(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
 LIVE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
 
 
-def _require_live(grant: Grant) -> None:
-    if grant.status not in LIVE or grant.revoke_requested_at is not None:
-        raise ValueError(
-            f"A {grant.get_status_display().lower()} grant has no live state to reconcile."
-        )
+def reapply_plan(grant: Grant) -> list[StepSpec]:
+    """The calls that make IAM match the record again, one per difference found live.
 
-
-def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
-    """Make IAM match the record again, one audited call per difference."""
-    require(actor, "manage_grant")
-    _require_live(grant)
+    Reads the role, its policies and the grantee's policy (raises aws.AwsError
+    when IAM cannot be read); raises ValueError when the role belongs to another
+    grant (its `xacct:grant` tag names it).
+    """
     trusting = grant.trusting_account
-    access = trusting.access()
     live = _live_state(grant)
     if (
         live.role is not None
@@ -167,149 +162,127 @@ def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
             "re-applying this one would overwrite it."
         )
     role = grant.role_name
-    calls: list[tuple[str, Any, str, Any]] = []  # action, account, summary, call
+    arn = grant.planned_role_arn
+    tags = {PORTAL_TAG: "xacct-portal", GRANT_TAG: str(grant.pk)}
+    specs: list[StepSpec] = []
     if live.role is None:
-        calls.append(
-            (
-                AuditAction.ROLE_CREATE,
-                trusting,
-                f"iam:CreateRole {role}",
-                lambda: aws.role_create(
-                    access,
-                    name=role,
-                    path=grant.role_path,
-                    trust_policy=policies.render(grant.trust_policy),
-                    description=grant.role_description,
-                    max_session_duration=grant.max_session_duration,
-                    tags={PORTAL_TAG: "xacct-portal", GRANT_TAG: str(grant.pk)},
-                )[1],
+        specs.append(
+            StepSpec(
+                key="role",
+                call="iam:CreateRole",
+                account=trusting,
+                target_arn=arn,
+                summary=f"iam:CreateRole {role}",
+                params={
+                    "name": role,
+                    "path": grant.role_path,
+                    "trust_policy": policies.render(grant.trust_policy),
+                    "description": grant.role_description,
+                    "max_session_duration": grant.max_session_duration,
+                    "tags": tags,
+                },
             )
         )
     else:
         if live.role.trust_policy != grant.trust_policy:
-            calls.append(
-                (
-                    AuditAction.ROLE_TRUST_UPDATE,
-                    trusting,
-                    f"iam:UpdateAssumeRolePolicy {role}",
-                    lambda: aws.role_trust_update(
-                        access, role_name=role, document=policies.render(grant.trust_policy)
-                    ),
+            specs.append(
+                StepSpec(
+                    key="trust",
+                    call="iam:UpdateAssumeRolePolicy",
+                    account=trusting,
+                    target_arn=arn,
+                    summary=f"iam:UpdateAssumeRolePolicy {role}",
+                    params={"role_name": role, "document": policies.render(grant.trust_policy)},
                 )
             )
-        if not grant.imported_at:
-            calls.append(
-                (
-                    AuditAction.ROLE_TAG,
-                    trusting,
-                    f"iam:TagRole {role}",
-                    lambda: aws.role_tag(
-                        access,
-                        role_name=role,
-                        tags={PORTAL_TAG: "xacct-portal", GRANT_TAG: str(grant.pk)},
-                    ),
+        if not grant.imported_at and any(live.role.tags.get(k) != v for k, v in tags.items()):
+            specs.append(
+                StepSpec(
+                    key="tags",
+                    call="iam:TagRole",
+                    account=trusting,
+                    target_arn=arn,
+                    summary=f"iam:TagRole {role}",
+                    params={"role_name": role, "tags": tags},
                 )
             )
-    for arn in sorted(set(live.attached) - set(grant.managed_policy_arns)):
-        calls.append(
-            (
-                AuditAction.ROLE_POLICY_DETACH,
-                trusting,
-                f"iam:DetachRolePolicy {arn}",
-                lambda arn=arn: aws.role_policy_detach(access, role_name=role, policy_arn=arn),
+    for policy_arn in sorted(set(live.attached) - set(grant.managed_policy_arns)):
+        specs.append(
+            StepSpec(
+                key=f"detach:{policy_arn}",
+                call="iam:DetachRolePolicy",
+                account=trusting,
+                target_arn=arn,
+                summary=f"iam:DetachRolePolicy {policy_arn}",
+                params={"role_name": role, "policy_arn": policy_arn},
             )
         )
-    for arn in grant.managed_policy_arns:
-        if arn not in live.attached:
-            calls.append(
-                (
-                    AuditAction.ROLE_POLICY_ATTACH,
-                    trusting,
-                    f"iam:AttachRolePolicy {arn}",
-                    lambda arn=arn: aws.role_policy_attach(access, role_name=role, policy_arn=arn),
+    for policy_arn in grant.managed_policy_arns:
+        if policy_arn not in live.attached:
+            specs.append(
+                StepSpec(
+                    key=f"attach:{policy_arn}",
+                    call="iam:AttachRolePolicy",
+                    account=trusting,
+                    target_arn=arn,
+                    summary=f"iam:AttachRolePolicy {policy_arn}",
+                    params={"role_name": role, "policy_arn": policy_arn},
                 )
             )
     for name in sorted(set(live.inline) - {grant.inline_policy_name}):
-        calls.append(
-            (
-                AuditAction.ROLE_POLICY_DELETE,
-                trusting,
-                f"iam:DeleteRolePolicy {name}",
-                lambda name=name: aws.role_policy_delete(access, role_name=role, policy_name=name),
+        specs.append(
+            StepSpec(
+                key=f"delete-inline:{name}",
+                call="iam:DeleteRolePolicy",
+                account=trusting,
+                target_arn=arn,
+                summary=f"iam:DeleteRolePolicy {name}",
+                params={"role_name": role, "policy_name": name},
             )
         )
     if grant.inline_policy and live.inline.get(grant.inline_policy_name) != grant.inline_policy:
-        calls.append(
-            (
-                AuditAction.ROLE_POLICY_PUT,
-                trusting,
-                f"iam:PutRolePolicy {grant.inline_policy_name}",
-                lambda: aws.role_policy_put(
-                    access,
-                    role_name=role,
-                    policy_name=grant.inline_policy_name,
-                    document=policies.render(grant.inline_policy),
-                ),
+        specs.append(
+            StepSpec(
+                key=f"inline:{grant.inline_policy_name}",
+                call="iam:PutRolePolicy",
+                account=trusting,
+                target_arn=arn,
+                summary=f"iam:PutRolePolicy {grant.inline_policy_name}",
+                params={
+                    "role_name": role,
+                    "policy_name": grant.inline_policy_name,
+                    "document": policies.render(grant.inline_policy),
+                },
             )
         )
     if grant.trusted_is_managed and grant.grantee_name and live.grantee_policy != grant.user_policy:
         trusted = grant.trusted_account
         assert trusted is not None
-        put = partial(
-            aws.grantee_policy_put,
-            trusted.access(),
-            grantee_type=grant.grantee_type,
-            grantee_name=grant.grantee_name,
-            policy_name=grant.user_policy_name,
-            document=policies.render(grant.user_policy),
-        )
-        action = GRANTEE_POLICY_ACTIONS[grant.grantee_type][0]
-        calls.append((action, trusted, f"put {grant.user_policy_name}", put))
-
-    failure: aws.AwsErrorDetail | None = None
-    for action, account, summary, run in calls:
-        try:
-            request_id = run()
-        except aws.AwsError as exc:
-            failure = exc.detail
-            audit_record(
-                actor=actor,
-                action=action,
-                outcome=AuditOutcome.FAILURE,
-                account=account,
-                grant=grant,
-                target_arn=grant.planned_role_arn,
-                error=exc.detail,
-            )
-            break
-        audit_record(
-            actor=actor,
-            action=action,
-            account=account,
-            grant=grant,
-            target_arn=grant.planned_role_arn,
-            request_id=request_id,
-            message=summary,
-        )
-    audit_record(
-        actor=actor,
-        action=AuditAction.GRANT_REAPPLY,
-        outcome=AuditOutcome.FAILURE if failure else AuditOutcome.SUCCESS,
-        account=trusting,
-        grant=grant,
-        target_arn=grant.planned_role_arn,
-        error=failure,
-        message="" if failure else f"{len(calls)} call(s).",
-    )
-    if failure is not None:
-        raise aws.AwsError(failure)
-    return grant_drift_check(grant=grant, actor=actor)
+        specs.append(grantee_policy_step(grant, trusted, put=True))
+    return specs
 
 
-def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
-    """Make the record match IAM: the live documents become the recorded ones."""
-    require(actor, "manage_grant")
-    _require_live(grant)
+def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
+    """Make IAM match the record again as an operation (one audited call per
+    difference found live when it runs), then check drift; return the grant.
+
+    A failed call stops the operation (nothing is undone: the record is the goal)
+    and its error is on the operation. Raises `PermissionDenied` without the grant
+    manager role, `OperationRefused` for a role the portal acts through,
+    `GrantBusy` when another operation is open, `ValueError` when the grant is
+    not live.
+    """
+    operation_start(grant=grant, kind=OperationKind.REAPPLY, actor=actor)
+    grant.refresh_from_db()
+    return grant
+
+
+def adopt_live_state(grant: Grant) -> list[str]:
+    """Make the record match IAM: the live documents become the recorded ones.
+
+    Returns the names of the recorded fields that changed; raises aws.AwsError when
+    IAM cannot be read, ValueError when the role does not exist.
+    """
     live = _live_state(grant)
     if live.role is None:
         raise ValueError("The role does not exist: there is no live state to adopt.")
@@ -345,13 +318,12 @@ def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
             "updated_at",
         ]
     )
-    changed = [key for key, value in before.items() if getattr(grant, key) != value]
-    audit_record(
-        actor=actor,
-        action=AuditAction.GRANT_ADOPT,
-        account=grant.trusting_account,
-        grant=grant,
-        target_arn=grant.planned_role_arn,
-        message="Adopted live " + (", ".join(changed) if changed else "state (no change)") + ".",
-    )
-    return grant_drift_check(grant=grant, actor=actor)
+    return [key for key, value in before.items() if getattr(grant, key) != value]
+
+
+def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
+    """Make the record match IAM as an operation (reads only), then check drift;
+    return the grant. Raises as `grant_reapply` does."""
+    operation_start(grant=grant, kind=OperationKind.ADOPT, actor=actor)
+    grant.refresh_from_db()
+    return grant

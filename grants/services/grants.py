@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from .. import aws, policies
+from .. import policies
 from ..models import (
     AuditAction,
-    AuditOutcome,
     AwsAccount,
     Grant,
     GranteeType,
     GrantStatus,
+    OperationKind,
     PermissionSet,
     TrustScope,
 )
-from .audit import audit_record
 from .authz import require
+from .guardrails import portal_access_refusal
+from .operations import (
+    GRANT_TAG,
+    PORTAL_TAG,
+    GrantBusy,
+    OperationRefused,
+    StepSpec,
+    _enqueue,
+    _operation_create,
+    operation_refusal,
+    operation_start,
+)
 
-# --- grants ----------------------------------------------------------------------
-
-PORTAL_TAG = "xacct:managed-by"
-GRANT_TAG = "xacct:grant"
+__all__ = ["GRANT_TAG", "PORTAL_TAG", "GrantBusy", "ProvisioningStep"]
 
 
 def grant_draft(
@@ -177,146 +182,99 @@ def grant_size_errors(grant: Grant) -> list[str]:
     return errors
 
 
-@dataclass(frozen=True)
-class ProvisioningStep:
-    """One AWS call of a grant's provisioning, and the call that undoes it."""
-
-    key: str
-    action: str
-    undo_action: str
-    account: AwsAccount
-    target_arn: str
-    summary: str
-    run: Callable[[], str] = field(repr=False)
-    undo: Callable[[], str] = field(repr=False)
+# One planned AWS call of a provisioning (grants.services.operations runs it).
+ProvisioningStep = StepSpec
 
 
-def grant_plan(grant: Grant) -> list[ProvisioningStep]:
-    """The ordered AWS calls that provision the grant."""
+def grant_plan(grant: Grant) -> list[StepSpec]:
+    """The ordered AWS calls that provision the grant, with the parameters each is sent
+    with (documents rendered exactly as reviewed; no credentials)."""
     trusting = grant.trusting_account
-    access = trusting.access()
     role_arn = grant.planned_role_arn
-
-    def create_role() -> str:
-        return _role_create_or_adopt(grant)
-
     steps = [
-        ProvisioningStep(
+        StepSpec(
             key="role",
-            action=AuditAction.ROLE_CREATE,
-            undo_action=AuditAction.ROLE_DELETE,
+            call="iam:CreateRole",
             account=trusting,
             target_arn=role_arn,
             summary=(
                 f"iam:CreateRole {grant.role_path}{grant.role_name} in {trusting} with the trust "
                 f"policy, MaxSessionDuration={grant.max_session_duration} and the portal's tags"
             ),
-            run=create_role,
-            undo=lambda: aws.role_delete(access, name=grant.role_name),
+            params={
+                "name": grant.role_name,
+                "path": grant.role_path,
+                "trust_policy": policies.render(grant.trust_policy),
+                "description": grant.role_description,
+                "max_session_duration": grant.max_session_duration,
+                "tags": {PORTAL_TAG: "xacct-portal", GRANT_TAG: str(grant.pk)},
+            },
         )
     ]
     for arn in grant.managed_policy_arns:
         steps.append(
-            ProvisioningStep(
+            StepSpec(
                 key=f"attach:{arn}",
-                action=AuditAction.ROLE_POLICY_ATTACH,
-                undo_action=AuditAction.ROLE_POLICY_DETACH,
+                call="iam:AttachRolePolicy",
                 account=trusting,
                 target_arn=arn,
                 summary=f"iam:AttachRolePolicy {arn} to {grant.role_name}",
-                run=partial(
-                    aws.role_policy_attach, access, role_name=grant.role_name, policy_arn=arn
-                ),
-                undo=partial(
-                    aws.role_policy_detach, access, role_name=grant.role_name, policy_arn=arn
-                ),
+                params={"role_name": grant.role_name, "policy_arn": arn},
             )
         )
     if grant.inline_policy:
         steps.append(
-            ProvisioningStep(
+            StepSpec(
                 key=f"inline:{grant.inline_policy_name}",
-                action=AuditAction.ROLE_POLICY_PUT,
-                undo_action=AuditAction.ROLE_POLICY_DELETE,
+                call="iam:PutRolePolicy",
                 account=trusting,
                 target_arn=role_arn,
                 summary=f"iam:PutRolePolicy {grant.inline_policy_name} on {grant.role_name}",
-                run=partial(
-                    aws.role_policy_put,
-                    access,
-                    role_name=grant.role_name,
-                    policy_name=grant.inline_policy_name,
-                    document=policies.render(grant.inline_policy),
-                ),
-                undo=partial(
-                    aws.role_policy_delete,
-                    access,
-                    role_name=grant.role_name,
-                    policy_name=grant.inline_policy_name,
-                ),
+                params={
+                    "role_name": grant.role_name,
+                    "policy_name": grant.inline_policy_name,
+                    "document": policies.render(grant.inline_policy),
+                },
             )
         )
     if grant.trusted_is_managed:
         trusted = grant.trusted_account
         assert trusted is not None
-        trusted_access = trusted.access()
-        grantee = {
-            "grantee_type": grant.grantee_type,
-            "grantee_name": grant.grantee_name,
-            "policy_name": grant.user_policy_name,
-        }
-        run = partial(
-            aws.grantee_policy_put,
-            trusted_access,
-            document=policies.render(grant.user_policy),
-            **grantee,
-        )
-        undo = partial(aws.grantee_policy_delete, trusted_access, **grantee)
-        action, undo_action = GRANTEE_POLICY_ACTIONS[grant.grantee_type]
-        verb = AuditAction(action).label
-        steps.append(
-            ProvisioningStep(
-                key="grantee-policy",
-                action=action,
-                undo_action=undo_action,
-                account=trusted,
-                target_arn=(
-                    f"arn:{trusted.partition}:iam::{trusted.account_id}:"
-                    f"{grant.grantee_type}/{grant.grantee_name}"
-                ),
-                summary=(
-                    f"{verb} {grant.user_policy_name} on {grant.grantee_type} "
-                    f"{grant.grantee_name} in {trusted}: sts:AssumeRole on {role_arn}"
-                ),
-                run=run,
-                undo=undo,
-            )
-        )
+        steps.append(grantee_policy_step(grant, trusted, put=True))
     return steps
 
 
-def _role_create_or_adopt(grant: Grant) -> str:
-    """Create the role, or adopt one this grant created in an earlier, interrupted run."""
-    access = grant.trusting_account.access()
-    try:
-        arn, request_id = aws.role_create(
-            access,
-            name=grant.role_name,
-            path=grant.role_path,
-            trust_policy=policies.render(grant.trust_policy),
-            description=grant.role_description,
-            max_session_duration=grant.max_session_duration,
-            tags={PORTAL_TAG: "xacct-portal", GRANT_TAG: str(grant.pk)},
+def grantee_policy_step(grant: Grant, trusted: AwsAccount, *, put: bool) -> StepSpec:
+    """The call that puts (or deletes) the grantee's policy in the trusted account."""
+    user = grant.grantee_type == GranteeType.USER
+    action = GRANTEE_POLICY_ACTIONS[grant.grantee_type][0 if put else 1]
+    call = AuditAction(action).label
+    params: dict[str, str] = {"policy_name": grant.user_policy_name}
+    params["user_name" if user else "role_name"] = grant.grantee_name
+    if put:
+        params["document"] = policies.render(grant.user_policy)
+    target = (
+        f"arn:{trusted.partition}:iam::{trusted.account_id}:"
+        f"{grant.grantee_type}/{grant.grantee_name}"
+    )
+    if put:
+        summary = (
+            f"{call} {grant.user_policy_name} on {grant.grantee_type} "
+            f"{grant.grantee_name} in {trusted}: sts:AssumeRole on {grant.planned_role_arn}"
         )
-    except aws.AwsError as exc:
-        if exc.code != "EntityAlreadyExists":
-            raise
-        existing = aws.role_get(access, grant.role_name)
-        if existing is None or existing.tags.get(GRANT_TAG) != str(grant.pk):
-            raise
-        arn, request_id = existing.arn, exc.detail.request_id
-    grant.role_arn = arn
-    return request_id
+    else:
+        summary = (
+            f"{call} {grant.user_policy_name} from {grant.grantee_type} "
+            f"{grant.grantee_name} in {trusted}"
+        )
+    return StepSpec(
+        key="grantee-policy",
+        call=call,
+        account=trusted,
+        target_arn=target,
+        summary=summary,
+        params=params,
+    )
 
 
 # The audited (put, delete) actions of the grantee's policy, by kind of grantee.
@@ -326,171 +284,70 @@ GRANTEE_POLICY_ACTIONS = {
 }
 
 
-class GrantBusy(Exception):
-    """Another request is provisioning or changing this grant right now."""
-
-
 def grant_provision(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
-    """Save the reviewed grant (once per wizard run) and make its AWS calls in order.
+    """Provision a grant as an operation (grants.services.operations); return the grant.
 
-    If a call fails, the calls before it are undone in reverse; the grant ends
-    failed (nothing left in AWS) or partial (an undo failed too), with every
-    call in the audit log. A failed or partial grant can be provisioned again.
+    An unsaved `grant` (the wizard's reviewed draft) is saved as provisioning
+    together with its operation, once per wizard run (`request_token`): a second
+    submit of the same run returns the grant the first one saved (compare its pk
+    with the draft's to tell). A saved failed or partial grant is provisioned again
+    (retry): every call is made again, and a role this grant created earlier
+    (tagged `xacct:grant`) is adopted. If a call fails, the calls made are undone
+    in reverse: the grant ends failed (nothing left in AWS) or partial (an undo
+    could not be proven).
+
+    Raises `PermissionDenied` without the grant manager role, `ValidationError`
+    for an invalid draft or a role name the portal already manages,
+    `OperationRefused` for a role the portal acts through, `GrantBusy` when the
+    grant is being changed or not in a state to provision. With the immediate
+    task backend the operation has run when this returns; with the database
+    backend it waits for a `db_worker`.
     """
     require(actor, "manage_grant")
-    if grant.pk is None:
-        existing = (
-            Grant.objects.filter(request_token=grant.request_token).first()
-            if grant.request_token
-            else None
-        )
-        if existing is not None:
-            return existing
-        grant.status = GrantStatus.PROVISIONING
-        try:
-            grant.full_clean()
-        except ValidationError:
-            # The same wizard run, submitted concurrently, may have saved the
-            # grant (and so taken its role name) since the look-up above.
-            existing = Grant.objects.filter(request_token=grant.request_token).first()
-            if grant.request_token and existing is not None:
-                return existing
-            raise
-        try:
-            with transaction.atomic():
-                grant.save()
-        except IntegrityError:
-            # A concurrent submit of the same wizard run won the race, or another
-            # run took the role name meanwhile.
-            existing = Grant.objects.filter(request_token=grant.request_token).first()
-            if existing is None:
-                raise ValidationError(
-                    "The portal already manages a role of this name in the trusting account."
-                ) from None
-            return existing
-    else:
-        try:
-            with transaction.atomic():
-                claimed = Grant.objects.filter(
-                    pk=grant.pk,
-                    status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT],
-                    revoke_requested_at__isnull=True,
-                ).update(status=GrantStatus.PROVISIONING)
-        except IntegrityError:
-            raise GrantBusy(
-                f"Another grant now uses the role name {grant.role_name} in "
-                f"{grant.trusting_account}; revoke one of them first."
-            ) from None
-        if not claimed:
-            raise GrantBusy(f"{grant} is {grant.get_status_display().lower()}; nothing to do.")
-        grant.status = GrantStatus.PROVISIONING
-
-    applied: list[str] = list(grant.applied_steps)
-    steps = grant_plan(grant)
-    failure: aws.AwsErrorDetail | None = None
-    try:
-        for step in steps:
-            if step.key in applied and step.key != "role":
-                continue
-            try:
-                request_id = step.run()
-            except aws.AwsError as exc:
-                failure = exc.detail
-                _audit_step(grant, step, step.action, actor, error=exc.detail)
-                break
-            if step.key not in applied:
-                applied.append(step.key)
-            _save_progress(grant, applied)
-            _audit_step(grant, step, step.action, actor, request_id=request_id)
-    except Exception:
-        # Never leave a grant stuck in "provisioning": what was applied stays
-        # recorded, and the grant can be retried or revoked.
-        Grant.objects.filter(pk=grant.pk).update(
-            status=GrantStatus.PARTIAL, applied_steps=applied, role_arn=grant.role_arn
-        )
-        raise
-
-    if failure is None:
-        grant.status = GrantStatus.ACTIVE
-        grant.last_error = None
-        grant.role_arn = grant.role_arn or grant.planned_role_arn
-        grant.save(
-            update_fields=["status", "last_error", "role_arn", "applied_steps", "updated_at"]
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.GRANT_PROVISION,
-            account=grant.trusting_account,
-            grant=grant,
-            target_arn=grant.role_arn,
-            message=f"Provisioned {grant}.",
-        )
+    if grant.pk is not None:
+        operation_start(grant=grant, kind=OperationKind.PROVISION, actor=actor)
+        grant.refresh_from_db()
         return grant
-
-    undo_failures = _undo(grant, [s for s in reversed(steps) if s.key in applied], applied, actor)
-    grant.status = GrantStatus.PARTIAL if undo_failures else GrantStatus.FAILED
-    grant.last_error = failure.as_dict()
-    if not applied:
-        grant.role_arn = ""
-    grant.save(update_fields=["status", "last_error", "role_arn", "applied_steps", "updated_at"])
-    audit_record(
-        actor=actor,
-        action=AuditAction.GRANT_PROVISION,
-        outcome=AuditOutcome.FAILURE,
-        account=grant.trusting_account,
-        grant=grant,
-        target_arn=grant.planned_role_arn,
-        error=failure,
+    existing = (
+        Grant.objects.filter(request_token=grant.request_token).first()
+        if grant.request_token
+        else None
     )
+    if existing is not None:
+        return existing
+    if operation_refusal(grant=grant, kind=OperationKind.PROVISION, actor=actor):
+        raise OperationRefused(
+            portal_access_refusal(
+                account_id=grant.trusting_account.account_id,
+                role_name=grant.role_name,
+                doing="create",
+            )
+        )
+    grant.status = GrantStatus.PROVISIONING
+    try:
+        grant.full_clean()
+    except ValidationError:
+        # The same wizard run, submitted concurrently, may have saved the
+        # grant (and so taken its role name) since the look-up above.
+        existing = Grant.objects.filter(request_token=grant.request_token).first()
+        if grant.request_token and existing is not None:
+            return existing
+        raise
+    try:
+        with transaction.atomic():
+            grant.save()
+            # The plan's tags carry the grant's id: plan once it is saved.
+            op = _operation_create(grant, OperationKind.PROVISION, actor, {}, grant_plan(grant))
+    except IntegrityError:
+        # A concurrent submit of the same wizard run won the race, or another
+        # run took the role name meanwhile.
+        grant.pk = None
+        existing = Grant.objects.filter(request_token=grant.request_token).first()
+        if existing is None:
+            raise ValidationError(
+                "The portal already manages a role of this name in the trusting account."
+            ) from None
+        return existing
+    _enqueue(op)
+    grant.refresh_from_db()
     return grant
-
-
-def _undo(
-    grant: Grant,
-    steps: list[ProvisioningStep],
-    applied: list[str],
-    actor: AbstractBaseUser | None,
-) -> list[aws.AwsErrorDetail]:
-    failures: list[aws.AwsErrorDetail] = []
-    for step in steps:
-        try:
-            request_id = step.undo()
-        except aws.AwsError as exc:
-            if exc.code == "NoSuchEntity":
-                applied.remove(step.key)
-                _save_progress(grant, applied)
-                continue
-            failures.append(exc.detail)
-            _audit_step(grant, step, step.undo_action, actor, error=exc.detail)
-            continue
-        applied.remove(step.key)
-        _save_progress(grant, applied)
-        _audit_step(grant, step, step.undo_action, actor, request_id=request_id)
-    return failures
-
-
-def _save_progress(grant: Grant, applied: list[str]) -> None:
-    grant.applied_steps = list(applied)
-    grant.save(update_fields=["applied_steps", "role_arn", "updated_at"])
-
-
-def _audit_step(
-    grant: Grant,
-    step: ProvisioningStep,
-    action: str,
-    actor: AbstractBaseUser | None,
-    *,
-    request_id: str = "",
-    error: aws.AwsErrorDetail | None = None,
-) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        outcome=AuditOutcome.FAILURE if error else AuditOutcome.SUCCESS,
-        account=step.account,
-        grant=grant,
-        target_arn=step.target_arn,
-        error=error,
-        request_id=request_id,
-        message="" if error else step.summary,
-    )

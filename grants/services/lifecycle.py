@@ -2,70 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import aws
-from ..models import AuditAction, AuditOutcome, AwsAccount, Grant, GrantStatus
+from ..models import AuditAction, Grant, GrantStatus, OperationKind
 from .audit import audit_record
 from .authz import require
-from .grants import GRANTEE_POLICY_ACTIONS
+from .grants import grantee_policy_step
+from .operations import (
+    GrantBusy,
+    NotRevocable,
+    OperationRefused,
+    StepSpec,
+    operation_run,
+    operation_start,
+)
+
+__all__ = ["NotRevocable", "RevokeStep"]
 
 REVOCABLE = (GrantStatus.ACTIVE, GrantStatus.FAILING, GrantStatus.PARTIAL)
 
 
-@dataclass(frozen=True)
-class RevokeStep:
-    """One AWS call of a revoke; a missing target counts as already removed."""
-
-    action: str
-    account: AwsAccount
-    target_arn: str
-    summary: str
-    run: Callable[[], str] = field(repr=False)
+# One AWS call of a revoke (grants.services.operations runs it).
+RevokeStep = StepSpec
 
 
-def revoke_plan(grant: Grant, *, live: bool = False) -> list[RevokeStep]:
-    """The calls that remove both halves: the grantee's policy first, then the role.
+def revoke_plan(grant: Grant, *, live: bool = False) -> list[StepSpec]:
+    """The calls that remove both halves: the grantee's policy first, then the role's
+    policies, then the role. A target already gone counts as removed when run.
 
-    With `live`, the role's policies are read from IAM, so that policies
-    attached outside the portal do not block the role's deletion.
+    With `live`, the role's policies are read from IAM (ListAttachedRolePolicies,
+    ListRolePolicies), so that policies attached outside the portal do not block
+    the role's deletion (DeleteRole needs a role with no policies: IAM API
+    reference, DeleteRole); raises aws.AwsError when IAM cannot be read.
     """
-    steps: list[RevokeStep] = []
+    steps: list[StepSpec] = []
     trusted = grant.trusted_account
     if grant.trusted_is_managed and grant.grantee_name:
         assert trusted is not None
-        run = partial(
-            aws.grantee_policy_delete,
-            trusted.access(),
-            grantee_type=grant.grantee_type,
-            grantee_name=grant.grantee_name,
-            policy_name=grant.user_policy_name,
-        )
-        action = GRANTEE_POLICY_ACTIONS[grant.grantee_type][1]
-        verb = AuditAction(action).label
-        steps.append(
-            RevokeStep(
-                action=action,
-                account=trusted,
-                target_arn=(
-                    f"arn:{trusted.partition}:iam::{trusted.account_id}:"
-                    f"{grant.grantee_type}/{grant.grantee_name}"
-                ),
-                summary=(
-                    f"{verb} {grant.user_policy_name} from {grant.grantee_type} "
-                    f"{grant.grantee_name} in {trusted}"
-                ),
-                run=run,
-            )
-        )
+        steps.append(grantee_policy_step(grant, trusted, put=False))
     trusting = grant.trusting_account
     access = trusting.access()
     role = grant.role_name
@@ -78,120 +56,72 @@ def revoke_plan(grant: Grant, *, live: bool = False) -> list[RevokeStep]:
         inline = list(aws.role_inline_policies(access, role_name=role))
     for arn in managed:
         steps.append(
-            RevokeStep(
-                action=AuditAction.ROLE_POLICY_DETACH,
+            StepSpec(
+                key=f"detach:{arn}",
+                call="iam:DetachRolePolicy",
                 account=trusting,
                 target_arn=arn,
                 summary=f"iam:DetachRolePolicy {arn} from {role}",
-                run=partial(aws.role_policy_detach, access, role_name=role, policy_arn=arn),
+                params={"role_name": role, "policy_arn": arn},
             )
         )
     for name in inline:
         steps.append(
-            RevokeStep(
-                action=AuditAction.ROLE_POLICY_DELETE,
+            StepSpec(
+                key=f"delete-inline:{name}",
+                call="iam:DeleteRolePolicy",
                 account=trusting,
                 target_arn=grant.planned_role_arn,
                 summary=f"iam:DeleteRolePolicy {name} from {role}",
-                run=partial(aws.role_policy_delete, access, role_name=role, policy_name=name),
+                params={"role_name": role, "policy_name": name},
             )
         )
     steps.append(
-        RevokeStep(
-            action=AuditAction.ROLE_DELETE,
+        StepSpec(
+            key="delete-role",
+            call="iam:DeleteRole",
             account=trusting,
             target_arn=grant.planned_role_arn,
             summary=f"iam:DeleteRole {role} in {trusting}",
-            run=partial(aws.role_delete, access, name=role),
+            params={"name": role},
         )
     )
     return steps
 
 
-class NotRevocable(Exception):
-    """The grant is in no state to revoke."""
-
-
 def grant_revoke(*, grant: Grant, actor: AbstractBaseUser | None, expired: bool = False) -> Grant:
-    """Remove the user policy, the role's policies and the role; record every call.
+    """Revoke the grant as an operation: remove the grantee's policy, the role's policies
+    (as found live when the operation runs) and the role; return the grant.
 
-    Calls run on after a failure (each removal stands alone); if any failed the
-    grant is partial with the error, and revoking again finishes the job.
+    Each call stands alone: after a failure the others still run, and the grant
+    ends partial listing what remains (revoking again finishes the job);
+    `expired` marks the expiry job's revoke (the grant ends expired). Raises
+    `PermissionDenied` without the grant manager role, `OperationRefused` for a
+    role the portal acts through (audited), `GrantBusy` when another operation on
+    the grant is open ("already being revoked by alice since …"), `NotRevocable`
+    when the grant has nothing to revoke. With the immediate task backend the
+    operation has run when this returns; with the database backend it waits for
+    a `db_worker`.
     """
-    require(actor, "manage_grant")
-    # Claim the grant atomically: a second revoke or the expiry job running at
-    # the same time finds it claimed; a partial revoke may be retried.
-    claimed = (
-        Grant.objects.filter(pk=grant.pk, status__in=REVOCABLE)
-        .filter(Q(revoke_requested_at__isnull=True) | Q(status=GrantStatus.PARTIAL))
-        .update(revoke_requested_at=Coalesce(F("revoke_requested_at"), Value(timezone.now())))
-    )
-    if not claimed:
-        raise NotRevocable(
-            f"A {grant.get_status_display().lower()} grant cannot be revoked now "
-            "(already revoked, or being revoked)."
-        )
-    grant.refresh_from_db(fields=["revoke_requested_at"])
-    failure: aws.AwsErrorDetail | None = None
-    try:
-        steps = revoke_plan(grant, live=True)
-    except aws.AwsError as exc:
-        # The role side could not be read: still remove the grantee's policy.
-        steps, failure = revoke_plan(grant, live=False)[:1], exc.detail
-        if not (grant.trusted_is_managed and grant.grantee_name):
-            steps = []
-    for step in steps:
-        try:
-            request_id = step.run()
-        except aws.AwsError as exc:
-            if exc.code == "NoSuchEntity":
-                continue
-            failure = failure or exc.detail
-            audit_record(
-                actor=actor,
-                action=step.action,
-                outcome=AuditOutcome.FAILURE,
-                account=step.account,
-                grant=grant,
-                target_arn=step.target_arn,
-                error=exc.detail,
-            )
-            if step.action == AuditAction.ROLE_DELETE:
-                break
-            continue
-        audit_record(
-            actor=actor,
-            action=step.action,
-            account=step.account,
-            grant=grant,
-            target_arn=step.target_arn,
-            request_id=request_id,
-            message=step.summary,
-        )
-    if failure is None:
-        grant.status = GrantStatus.EXPIRED if expired else GrantStatus.REVOKED
-        grant.last_error = None
-        grant.applied_steps = []
-    else:
-        grant.status = GrantStatus.PARTIAL
-        grant.last_error = failure.as_dict()
-    grant.save(update_fields=["status", "last_error", "applied_steps", "updated_at"])
-    audit_record(
-        actor=actor,
-        action=AuditAction.GRANT_EXPIRE if expired else AuditAction.GRANT_REVOKE,
-        outcome=AuditOutcome.FAILURE if failure else AuditOutcome.SUCCESS,
-        account=grant.trusting_account,
+    operation_start(
         grant=grant,
-        target_arn=grant.planned_role_arn,
-        error=failure,
-        message="" if failure else f"Removed {grant.planned_role_arn} and its user policy.",
+        kind=OperationKind.REVOKE,
+        actor=actor,
+        params={"expired": True} if expired else {},
     )
+    grant.refresh_from_db()
     return grant
 
 
 def grants_expire(*, now: datetime | None = None) -> list[Grant]:
-    """Revoke every live grant past its expiry; return those this run revoked (or tried to),
-    with their outcome. A grant another revoke has claimed is left to it."""
+    """Revoke every live grant past its expiry (`now`, default the current time) and
+    return those this run revoked or tried to, with their outcome.
+
+    The revokes run here, in this process (the caller is a task worker or the
+    `expire_grants` command), not on other workers. A grant another operation
+    holds is left to it; a grant on a role the portal acts through is refused
+    (and audited) each time.
+    """
     now = now or timezone.now()
     due = Grant.objects.select_related("trusting_account", "trusted_account").filter(
         status__in=REVOCABLE, expires_at__lte=now
@@ -199,9 +129,16 @@ def grants_expire(*, now: datetime | None = None) -> list[Grant]:
     done = []
     for grant in due:
         try:
-            done.append(grant_revoke(grant=grant, actor=None, expired=True))
-        except NotRevocable:
-            continue  # another revoke (a person, or an overlapping run) has it
+            op = operation_start(
+                grant=grant, kind=OperationKind.REVOKE, actor=None, params={"expired": True}
+            )
+        except (NotRevocable, GrantBusy, OperationRefused):
+            continue
+        # Under the database backend the operation's task also waits in the queue;
+        # whoever claims the lease first runs it, the other finds it finished.
+        operation_run(operation_id=op.pk)
+        grant.refresh_from_db()
+        done.append(grant)
     return done
 
 
