@@ -735,3 +735,60 @@ def test_policy_labels(source: PolicySource, label: str) -> None:
 )
 def test_statement_labels(ref: StatementRef, label: str) -> None:
     assert ref.label() == label
+
+
+@pytest.mark.parametrize(
+    ("bound", "denied"),
+    [
+        pytest.param(None, False, id="listed-principal-spared-without-boundary"),
+        pytest.param(
+            boundary(allow(resource="*")), True, id="listed-principal-denied-with-boundary"
+        ),
+    ],
+)
+def test_deny_with_not_principal_always_applies_to_a_bounded_principal(
+    bound: PolicySource | None, denied: bool
+) -> None:
+    source = PolicySource(
+        PolicyKind.TRUST,
+        "piyo-sqs",
+        doc(
+            {"Effect": "Allow", "Principal": {"AWS": TRUSTED}, "Action": ASSUME},
+            {
+                "Sid": "OnlyHoge",
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": [USER, f"arn:aws:iam::{TRUSTED}:root"]},
+                "Action": ASSUME,
+            },
+        ),
+        "role piyo-sqs",
+    )
+    decision = run(identity=[user_inline(allow())], resource_policy=source, bound=bound).decision
+    assert decision.explicit_deny is denied
+    assert decision.allowed is not denied
+
+
+@pytest.mark.parametrize(
+    ("document", "allowed"),
+    [
+        pytest.param(
+            '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "sts:AssumeRole",'
+            f' "Resource": "{ROLE}"}}}}',
+            True,
+            id="json-text",
+        ),
+        pytest.param(
+            "%7B%22Statement%22%3A%20%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Action%22%3A%20"
+            "%22sts%3AAssumeRole%22%2C%20%22Resource%22%3A%20%22%2A%22%7D%7D",
+            True,
+            id="url-encoded-json-as-iam-returns-it",
+        ),
+        pytest.param("not json", False, id="not-a-document"),
+    ],
+)
+def test_documents_given_as_text_are_parsed(document: Any, allowed: bool) -> None:
+    source = PolicySource(PolicyKind.USER_INLINE, "text", document, "user hoge-app")
+    decision = run(identity=[source], resource_policy=trust()).decision
+    assert decision.allowed is allowed
+    if not allowed:
+        assert any("not a JSON policy document" in note for note in decision.notes)

@@ -21,9 +21,11 @@ or denied within an account" and "Cross-account policy evaluation logic":
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from grants.policies.conditions import evaluate_condition
 from grants.policies.matching import (
@@ -106,10 +108,16 @@ def request_context(request: Request, caller: Caller | None = None) -> dict[str,
     return context
 
 
-def _statements(document: Any) -> list[Any]:
-    if not isinstance(document, dict):
-        return []
-    return as_list(document.get("Statement"))
+def document_of(source: PolicySource) -> dict | None:
+    """The parsed document: a dict as given, or JSON text (URL-encoded as IAM returns it)."""
+    document: Any = source.document
+    if isinstance(document, str):
+        text = unquote(document) if document.lstrip().startswith("%7B") else document
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return None
+    return document if isinstance(document, dict) else None
 
 
 def _scan(
@@ -117,13 +125,29 @@ def _scan(
     request: Request,
     caller: Caller,
     context: Mapping[str, Any],
+    *,
+    has_boundary: bool = False,
 ) -> _Scan:
     scan = _Scan()
     for source in sources:
-        variables = uses_variables(source.document) if isinstance(source.document, dict) else False
-        for index, statement in enumerate(_statements(source.document)):
+        document = document_of(source)
+        if document is None:
+            scan.notes.append(f"{source.label()} is not a JSON policy document; it is ignored.")
+            continue
+        variables = uses_variables(document)
+        for index, statement in enumerate(as_list(document.get("Statement"))):
             if isinstance(statement, dict):
-                _scan_statement(scan, source, index, statement, request, caller, context, variables)
+                _scan_statement(
+                    scan,
+                    source,
+                    index,
+                    statement,
+                    request,
+                    caller,
+                    context,
+                    variables,
+                    has_boundary,
+                )
             else:
                 scan.notes.append(f"Statement {index + 1} of {source.label()} is not an object.")
     return scan
@@ -138,6 +162,7 @@ def _scan_statement(
     caller: Caller,
     context: Mapping[str, Any],
     variables: bool,
+    has_boundary: bool,
 ) -> None:
     ref = StatementRef(source=source, index=index, sid=str(statement.get("Sid") or ""))
     effect = statement.get("Effect")
@@ -158,7 +183,14 @@ def _scan_statement(
             scan.orphaned.extend(found.orphaned)
             scan.notes.extend(found.notes)
             if found.excludes(caller):
-                return
+                if not (effect == "Deny" and has_boundary):
+                    return
+                # "Permissions boundaries for IAM entities": a Deny with NotPrincipal always
+                # denies a principal that has a permissions boundary, whatever it lists.
+                scan.notes.append(
+                    f"{ref.label()} is a Deny with NotPrincipal: AWS applies it to every "
+                    "principal with a permissions boundary, even one it lists."
+                )
             how = ACCOUNT  # grants nobody by name: the identity side still decides
         else:
             scan.notes.append(f"{ref.label()} names no Principal; it applies to nobody.")
@@ -401,7 +433,9 @@ def evaluate_request(
     scp_levels = [list(level) for level in scps] if scps is not None else []
     scp_scans = [_scan(level, request, caller, context) for level in scp_levels]
     resource_scan = (
-        _scan([resource_policy], request, caller, context) if resource_policy is not None else None
+        _scan([resource_policy], request, caller, context, has_boundary=boundary is not None)
+        if resource_policy is not None
+        else None
     )
 
     identity_decision = (
