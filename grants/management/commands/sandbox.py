@@ -57,12 +57,28 @@ class Command(BaseCommand):
             default=os.environ.get("XACCT_SANDBOX_PASSWORD", ""),
             help="Admin password (default: XACCT_SANDBOX_PASSWORD, else a random one).",
         )
-        parser.add_argument(
-            "--worker",
+        background = parser.add_mutually_exclusive_group()
+        background.add_argument(
+            "--immediate",
             action="store_true",
             help=(
-                "Queue background work in the database (XACCT_TASK_BACKEND=database) and run "
-                "a `db_worker` beside the portal, as in production. Default: immediate."
+                "For tests only: run background work inside the request that asks for it "
+                "(XACCT_TASK_BACKEND=immediate) and start no db_worker. Default: queued in "
+                "the database and run by a db_worker beside the portal, as in production."
+            ),
+        )
+        background.add_argument(
+            "--worker",
+            action="store_true",
+            help="The default (kept for old scripts): a db_worker beside the portal.",
+        )
+        parser.add_argument(
+            "--expiry-interval",
+            type=float,
+            default=60.0,
+            help=(
+                "Seconds between expiry runs (`expire_grants --enqueue`, what cron does every "
+                "5 minutes in production) while the portal serves; 0 turns them off."
             ),
         )
         parser.add_argument(
@@ -101,8 +117,9 @@ class Command(BaseCommand):
             AWS_SHARED_CREDENTIALS_FILE=str(credentials_path),
             AWS_PROFILE=sandbox.PORTAL_PROFILE,
         )
+        worker = not options["immediate"]
         # Said outright: a .env copied from .env.example must not queue work nothing runs.
-        env["XACCT_TASK_BACKEND"] = "database" if options["worker"] else "immediate"
+        env["XACCT_TASK_BACKEND"] = "database" if worker else "immediate"
         url = f"http://{options['addrport']}/"
         self._print_welcome(
             url=url,
@@ -111,14 +128,20 @@ class Command(BaseCommand):
             endpoint_url=endpoint_url,
             config_path=config_path,
             credentials_path=credentials_path,
-            worker=options["worker"],
+            worker=worker,
+            expiry_interval=options["expiry_interval"],
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             if options["no_serve"]:
                 signal.pause()
             else:
-                self._serve(options["addrport"], env, worker=options["worker"])
+                self._serve(
+                    options["addrport"],
+                    env,
+                    worker=worker,
+                    expiry_interval=options["expiry_interval"],
+                )
         except KeyboardInterrupt:
             pass
         finally:
@@ -137,7 +160,9 @@ class Command(BaseCommand):
             call_command("flush", interactive=False, verbosity=0)
             roles_ensure()  # flush also empties the groups the migrations created
 
-    def _serve(self, addrport: str, env: dict[str, str], *, worker: bool) -> None:
+    def _serve(
+        self, addrport: str, env: dict[str, str], *, worker: bool, expiry_interval: float
+    ) -> None:
         # Child processes: the portal reads the sandbox from its environment,
         # exactly as it reads real AWS settings, and its autoreloader cannot
         # start a second sandbox.
@@ -153,10 +178,20 @@ class Command(BaseCommand):
                     start_new_session=True,
                 )
             )
+        # The sandbox's cron: expiry at an interval, one run at a time, stopped with it.
+        expiry = [*manage, "expire_grants", *(["--enqueue"] if worker else [])]
+        expiry_run: subprocess.Popen | None = None
+        next_expiry = time.monotonic() + expiry_interval
         try:
             # Serve until either child stops: a portal without its worker would
             # queue work nothing runs.
             while all(child.poll() is None for child in children):
+                if expiry_interval > 0 and time.monotonic() >= next_expiry:
+                    if expiry_run is None or expiry_run.poll() is not None:
+                        expiry_run = subprocess.Popen(
+                            expiry, env=env, start_new_session=True, stdout=subprocess.DEVNULL
+                        )
+                    next_expiry = time.monotonic() + expiry_interval
                 time.sleep(0.5)
             for child, name in zip(children, ("portal", "db_worker"), strict=False):
                 if child.poll() is not None:
@@ -166,7 +201,7 @@ class Command(BaseCommand):
             # not cut the clean-up short and orphan a child; it is bounded anyway.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            for child in children:
+            for child in [*children, *([expiry_run] if expiry_run else [])]:
                 _stop(child)
 
     def _print_welcome(self, **info: Any) -> None:
@@ -180,10 +215,16 @@ class Command(BaseCommand):
         out.write(
             "  Background work:   "
             + (
-                "queued in the database, run by a db_worker beside the portal"
+                "queued in the database, run by a db_worker beside the portal (as in production)"
                 if info["worker"]
-                else "immediate (in the request); --worker runs it as in production"
+                else "immediate, inside the request (--immediate: for tests only)"
             )
+        )
+        interval = info["expiry_interval"]
+        out.write(
+            f"  Expiry:            every {interval:g} s, grants past their expiry are revoked"
+            if interval > 0
+            else "  Expiry:            off (--expiry-interval 0)"
         )
         out.write("  Act as the grantee hoge-app (account 444455556666) with any AWS SDK or CLI:")
         out.write(
