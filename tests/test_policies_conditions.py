@@ -972,3 +972,70 @@ def test_every_failing_condition_is_named_not_just_the_first() -> None:
     )
     assert decision.unmet_keys == ("sts:ExternalId", "aws:MultiFactorAuthPresent")
     assert [u.operator for u in decision.unmet] == ["StringEquals", "Bool"]
+
+
+# AWS's "Multivalued context key examples": a Deny with a set operator, and how each
+# request context is judged (match = the Deny applies).
+MULTIVALUED_DENY_TABLE = [
+    case(
+        "ForAllValues-NotLike-key1-prefixed-not-denied",
+        {"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}},
+        {"aws:TagKeys": ["key1:legal"]},
+        False,
+    ),
+    case(
+        "ForAllValues-NotLike-all-key1-not-denied",
+        {"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}},
+        {"aws:TagKeys": ["key1:hr", "key1:personnel"]},
+        False,
+    ),
+    case(
+        "ForAllValues-NotLike-other-key-denied",
+        {"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}},
+        {"aws:TagKeys": ["key2:audit"]},
+        True,
+    ),
+    case(
+        "ForAllValues-NotLike-no-key-denied",
+        {"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}},
+        {},
+        True,
+    ),
+    case(
+        "ForAnyValue-Equals-webserver-denied",
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": ["webserver"]}},
+        {"aws:TagKeys": ["webserver", "other"]},
+        True,
+    ),
+    case(
+        "ForAnyValue-Equals-other-not-denied",
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": ["webserver"]}},
+        {"aws:TagKeys": ["other"]},
+        False,
+    ),
+    case(
+        "ForAnyValue-Equals-no-key-not-denied",
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": ["webserver"]}},
+        {},
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("condition", "context", "denied"), MULTIVALUED_DENY_TABLE)
+def test_multivalued_deny_examples_from_aws(
+    condition: dict, context: dict[str, Any], denied: bool
+) -> None:
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Action": "iam:Tag*", "Resource": "*", "Condition": condition},
+            {"Effect": "Allow", "Action": "iam:Tag*", "Resource": "*"},
+        ],
+    }
+    decision = evaluate_policies(
+        Request(USER, "iam:TagRole", "*", context),
+        [PolicySource(PolicyKind.USER_INLINE, "tags", deny, "user hoge-app")],
+    )
+    assert decision.explicit_deny is denied
+    assert decision.allowed is not denied

@@ -52,7 +52,7 @@ class PolicySource:
 
     kind: PolicyKind
     name: str
-    document: dict = field(compare=False, hash=False)
+    document: dict = field(hash=False)  # compared, but dicts cannot be hashed
     attached_to: str = ""
 
     def label(self) -> str:
