@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,15 +15,18 @@ from .selectors import LiveLookup, role_name_taken_by_grant
 from .services import ACCOUNT_FIELDS, grant_size_errors
 from .validators import (
     account_id_validator,
+    arn_parse,
+    check_policy_arn,
+    check_principal_arn,
     description_validator,
     external_id_validator,
-    iam_name_validator,
-    managed_policy_arn_validator,
     policy_name_validator,
-    principal_arn_validator,
     profile_name_validator,
+    region_partition,
     region_validator,
+    role_name_validator,
     role_path_validator,
+    user_name_validator,
 )
 
 
@@ -79,6 +81,16 @@ class AwsAccountForm(BootstrapMixin, forms.ModelForm):
     def clean_account_id(self) -> str:
         return self.cleaned_data["account_id"].strip()
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        region, partition = data.get("default_region"), data.get("partition")
+        found = region_partition(region) if region else None
+        if found and partition:  # not a region at all: the model's validator says so
+            error = _partition_error(f"The region {region}", found, partition)
+            if error:
+                self.add_error("default_region", error)
+        return data
+
     def _post_clean(self) -> None:
         # Fields of the access methods not chosen are dropped, not reported.
         method = self.cleaned_data.get("access_method")
@@ -99,6 +111,18 @@ def _aws_error_text(exc: aws.AwsError, what: str) -> str:
     return f"Could not {what}: {d.service}:{d.operation} {code}: {d.message}"
 
 
+def _partition_error(
+    what: str, found: str | None, expected: str, where: str = "the account"
+) -> str:
+    """The empty string when `found` is the partition `expected`, else why not, in words."""
+    if found == expected:
+        return ""
+    return (
+        f"{what} is in the {found} partition, but {where} is in {expected}: AWS keeps "
+        "partitions apart (a role, its policies, its principals and its regions share one)."
+    )
+
+
 class RoleStepForm(BootstrapMixin, forms.Form):
     """Step 1: the trusting account and the role to create there."""
 
@@ -106,7 +130,7 @@ class RoleStepForm(BootstrapMixin, forms.Form):
         queryset=AwsAccount.objects.exclude(access_method=AccessMethod.EXTERNAL),
         help_text="The account that owns the resources. Only accounts the portal manages.",
     )
-    role_name = forms.CharField(max_length=64, validators=[iam_name_validator])
+    role_name = forms.CharField(max_length=64, validators=[role_name_validator])
     role_path = forms.CharField(
         max_length=512, initial="/", validators=[role_path_validator], label="Role path"
     )
@@ -181,8 +205,15 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
     )
     require_mfa = forms.BooleanField(label="Require MFA to assume the role", required=False)
 
-    def __init__(self, *args: Any, trusting_account: AwsAccount | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        trusting_account: AwsAccount | None,
+        lookup: LiveLookup | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.trusting_account = trusting_account
+        self.lookup = lookup or LiveLookup()
         super().__init__(*args, **kwargs)
 
     def clean_trusted_principal_arn(self) -> str:
@@ -192,8 +223,36 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
                 "A wildcard principal would let anyone assume the role; name one principal."
             )
         if value:
-            principal_arn_validator(value)
+            check_principal_arn(value)
         return value
+
+    def _check_principal_exists(self, account: AwsAccount, arn: str) -> None:
+        """AWS refuses a trust policy naming a principal that does not exist
+        (MalformedPolicyDocument: Invalid principal in policy): ask IAM now."""
+        kind, name = arn.split(":", 5)[5].split("/", 1)
+        name = name.rsplit("/", 1)[-1]
+        word = "IAM user" if kind == GranteeType.USER else "IAM role"
+        try:
+            actual = self.lookup.principal_arn(account, kind, name)
+        except aws.AwsError as exc:
+            self.add_error(
+                "trusted_principal_arn", _aws_error_text(exc, f"check that {arn} exists")
+            )
+            return
+        if actual is None:
+            self.add_error(
+                "trusted_principal_arn",
+                f"{account} has no {word} named {name}. AWS refuses a trust policy that names "
+                "a principal that does not exist (MalformedPolicyDocument: Invalid principal "
+                f"in policy): create the {word} first, correct the ARN, or trust the whole "
+                "account.",
+            )
+        elif actual != arn:
+            self.add_error(
+                "trusted_principal_arn",
+                f"In {account} the {word} {name} is {actual}: the path is part of the ARN, "
+                f"and AWS refuses a trust policy naming {arn}, which does not exist.",
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -208,6 +267,21 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
         elif "trusted_aws_account_id" not in self.errors:
             self.add_error("trusted_aws_account_id", "Choose the trusted account or type its ID.")
         trusted_id = data.get("trusted_aws_account_id")
+        account = data.get("trusted_account")
+        if (
+            account is not None
+            and self.trusting_account
+            and account.partition != self.trusting_account.partition
+        ):
+            self.add_error(
+                "trusted_account",
+                _partition_error(
+                    f"{account}",
+                    account.partition,
+                    self.trusting_account.partition,
+                    f"the trusting account {self.trusting_account}",
+                ),
+            )
         if self.trusting_account and trusted_id == self.trusting_account.account_id:
             self.add_error(
                 "trusted_aws_account_id",
@@ -221,12 +295,17 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
                 self.add_error(
                     "trusted_principal_arn", f"The principal must be in account {trusted_id}."
                 )
-            elif (
-                arn
-                and self.trusting_account
-                and arn.split(":")[1] != (self.trusting_account.partition)
-            ):
-                self.add_error("trusted_principal_arn", "The principal is in another partition.")
+            elif arn and self.trusting_account:
+                error = _partition_error(
+                    "The principal",
+                    arn.split(":")[1],
+                    self.trusting_account.partition,
+                    f"the trusting account {self.trusting_account}",
+                )
+                if error:
+                    self.add_error("trusted_principal_arn", error)
+                elif account is not None and account.is_managed:
+                    self._check_principal_exists(account, arn)
         else:
             data["trusted_principal_arn"] = ""
         if data.get("generate_external_id"):
@@ -302,7 +381,7 @@ class PermissionsStepForm(BootstrapMixin, forms.Form):
         region = default_region
         if self.is_bound:
             typed = self.data.get(self.add_prefix("region"), "").strip()
-            if typed and re.fullmatch(region_validator.regex, typed):
+            if typed and region_partition(typed) is not None:
                 region = typed
         self.queue_region = region
         names: list[str] = []
@@ -318,14 +397,39 @@ class PermissionsStepForm(BootstrapMixin, forms.Form):
         arns = list(dict.fromkeys(line for line in lines if line))
         for arn in arns:
             try:
-                managed_policy_arn_validator(arn)
-            except forms.ValidationError:
-                raise forms.ValidationError(f"Not a managed policy ARN: {arn}") from None
+                check_policy_arn(arn)
+            except forms.ValidationError as exc:
+                raise forms.ValidationError(
+                    f"Not a managed policy ARN: {arn}. {' '.join(exc.messages)}"
+                ) from None
+            parsed = arn_parse(arn)
+            if self.trusting_account and parsed:
+                error = _partition_error(
+                    arn,
+                    parsed.partition,
+                    self.trusting_account.partition,
+                    f"the trusting account {self.trusting_account}",
+                )
+                if error:
+                    raise forms.ValidationError(error)
         if len(arns) > policies.MANAGED_POLICIES_PER_ROLE_MAX:
             raise forms.ValidationError(
                 f"A role takes at most {policies.MANAGED_POLICIES_PER_ROLE_MAX} managed policies."
             )
         return arns
+
+    def clean_region(self) -> str:
+        region = self.cleaned_data["region"]
+        if self.trusting_account:
+            error = _partition_error(
+                f"The region {region}",
+                region_partition(region),
+                self.trusting_account.partition,
+                f"the trusting account {self.trusting_account}",
+            )
+            if error:
+                raise forms.ValidationError(error)
+        return region
 
     def clean_expires_at(self) -> datetime | None:
         value = self.cleaned_data["expires_at"]
@@ -356,7 +460,7 @@ class GranteeStepForm(BootstrapMixin, forms.Form):
     """Step 4: who in the trusted account may assume the role, through which policy."""
 
     grantee_name = forms.CharField(
-        label="Grantee IAM user", max_length=64, required=False, validators=[iam_name_validator]
+        label="Grantee IAM user", max_length=64, required=False, validators=[user_name_validator]
     )
     user_policy_name = forms.CharField(
         label="User policy name", max_length=128, validators=[policy_name_validator]

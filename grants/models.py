@@ -13,10 +13,15 @@ from django.urls import reverse
 from . import aws
 from .validators import (
     account_id_validator,
+    description_validator,
     external_id_validator,
     iam_name_validator,
+    policy_name_validator,
     profile_name_validator,
     region_validator,
+    role_path_validator,
+    trust_principal_arn_validator,
+    user_name_validator,
 )
 
 
@@ -190,8 +195,10 @@ class Grant(models.Model):
         AwsAccount, on_delete=models.PROTECT, related_name="grants_given"
     )
     role_name = models.CharField(max_length=64, validators=[iam_name_validator])
-    role_path = models.CharField(max_length=512, default="/")
-    role_description = models.CharField(max_length=1000, blank=True)
+    role_path = models.CharField(max_length=512, default="/", validators=[role_path_validator])
+    role_description = models.CharField(
+        max_length=1000, blank=True, validators=[description_validator]
+    )
     max_session_duration = models.PositiveIntegerField(default=3600)
     region = models.CharField(max_length=32, validators=[region_validator])
 
@@ -207,7 +214,9 @@ class Grant(models.Model):
         "trusted account ID", max_length=12, validators=[account_id_validator]
     )
     trust_scope = models.CharField(max_length=16, choices=TrustScope, default=TrustScope.ACCOUNT)
-    trusted_principal_arn = models.CharField("trusted principal ARN", max_length=2048)
+    trusted_principal_arn = models.CharField(
+        "trusted principal ARN", max_length=2048, validators=[trust_principal_arn_validator]
+    )
     external_id = models.CharField(
         "external ID", max_length=1224, blank=True, validators=[external_id_validator]
     )
@@ -215,10 +224,12 @@ class Grant(models.Model):
 
     permission_set = models.CharField(max_length=16, choices=PermissionSet)
     managed_policy_arns = models.JSONField(default=list, blank=True)
-    inline_policy_name = models.CharField(max_length=128, blank=True)
+    inline_policy_name = models.CharField(
+        max_length=128, blank=True, validators=[policy_name_validator]
+    )
 
     grantee_type = models.CharField(max_length=8, choices=GranteeType, default=GranteeType.USER)
-    grantee_name = models.CharField(max_length=64, blank=True)
+    grantee_name = models.CharField(max_length=64, blank=True, validators=[user_name_validator])
     user_policy_name = models.CharField(max_length=128)
     grantee_profile = models.CharField(
         "grantee's local AWS profile",

@@ -48,6 +48,13 @@ class LiveLookup:
     def role_names(self, account: AwsAccount) -> list[str]:
         return self._get(("roles", account.access()), lambda: aws.role_names(account.access()))
 
+    def principal_arn(self, account: AwsAccount, principal_type: str, name: str) -> str | None:
+        """The ARN of IAM user or role `name` in the account, None when it does not exist."""
+        return self._get(
+            ("principal", account.access(), principal_type, name),
+            lambda: aws.principal_arn(account.access(), principal_type=principal_type, name=name),
+        )
+
 
 def role_name_taken_by_grant(account: AwsAccount, role_name: str) -> Grant | None:
     """A live grant of the portal's that already uses this role name (ignoring case)."""

@@ -33,6 +33,10 @@ class AwsErrorDetail:
     def is_client_side(self) -> bool:
         return bool(self.client_error)
 
+    @property
+    def hint(self) -> str:
+        return error_hint(self)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -51,6 +55,24 @@ class AwsError(Exception):
     @property
     def code(self) -> str:
         return self.detail.code
+
+
+def error_hint(detail: AwsErrorDetail) -> str:
+    """A plain explanation, with the fix, of an AWS error whose message alone misleads;
+    "" for every other error.
+
+    MalformedPolicyDocument "Invalid principal in policy": IAM resolves each user
+    or role ARN of a trust policy when the policy is saved and refuses ones that
+    do not exist (IAM User Guide, "AWS JSON policy elements: Principal").
+    """
+    if detail.code == "MalformedPolicyDocument" and "invalid principal" in detail.message.lower():
+        return (
+            "The trust policy names an IAM user or role that does not exist (IAM checks every "
+            "principal ARN when the policy is saved). Check the ARN's account, path and name, "
+            "or create the principal first; trusting the whole account (…:root) needs no "
+            "existing principal."
+        )
+    return ""
 
 
 def error_from_exception(exc: Exception, *, service: str, operation: str) -> AwsError:

@@ -361,3 +361,30 @@ def roles(access: AccountAccess) -> list[RoleInfo]:
             )
         )
     return found
+
+
+# --- does a principal exist (a trust policy may name only principals that exist) -------
+
+
+def principal_arn(access: AccountAccess, *, principal_type: str, name: str) -> str | None:
+    """The ARN of the IAM user or role `name` in the account (`principal_type` "user" or
+    "role"; iam:GetUser / iam:GetRole), or None when IAM answers NoSuchEntity.
+
+    AWS refuses a trust policy naming a principal that does not exist
+    (MalformedPolicyDocument: Invalid principal in policy). Every other failure
+    raises AwsError.
+    """
+    if principal_type == "role":
+        response = _get_or_none(access, "get_role", RoleName=name)
+        return response["Role"]["Arn"] if response else None
+    response = _get_or_none(access, "get_user", UserName=name)
+    return response["User"]["Arn"] if response else None
+
+
+def _get_or_none(access: AccountAccess, method: str, **params: Any) -> dict[str, Any] | None:
+    try:
+        return call(access, "iam", method, **params)
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
