@@ -792,3 +792,39 @@ def test_documents_given_as_text_are_parsed(document: Any, allowed: bool) -> Non
     assert decision.allowed is allowed
     if not allowed:
         assert any("not a JSON policy document" in note for note in decision.notes)
+
+
+@pytest.mark.parametrize(
+    ("flat", "kind"),
+    [
+        pytest.param(
+            [full_access("root r-1"), full_access("account 444455556666")],
+            DecisionKind.ALLOW,
+            id="every-target-allows",
+        ),
+        pytest.param(
+            [
+                full_access("root r-1"),
+                scp("sqs-only", ALLOW_SQS_ONLY, where="organizational_unit ou-x1"),
+                full_access("account 444455556666"),
+            ],
+            DecisionKind.SCP,
+            id="an-ou-allowing-only-sqs-blocks",
+        ),
+        pytest.param(
+            [
+                full_access("organizational_unit ou-x1"),
+                scp("sqs-only", ALLOW_SQS_ONLY, where="organizational_unit ou-x1"),
+            ],
+            DecisionKind.ALLOW,
+            id="one-allow-among-a-targets-scps-suffices",
+        ),
+    ],
+)
+def test_a_flat_list_of_scps_is_grouped_into_levels_by_target(
+    flat: list[PolicySource], kind: DecisionKind
+) -> None:
+    decision = run(identity=[user_inline(allow())], resource_policy=trust(), scps=flat).decision
+    assert decision.kind == kind
+    if kind == DecisionKind.SCP:
+        assert decision.policy is not None and decision.policy.name == "sqs-only"

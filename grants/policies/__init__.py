@@ -16,6 +16,7 @@ from grants.policies.evaluation import (
     evaluate_policies,
     evaluate_request,
     request_context,
+    scp_levels_of,
 )
 from grants.policies.matching import as_list
 from grants.policies.model import (
@@ -60,6 +61,7 @@ __all__ = [
     "render",
     "request_context",
     "role_arn",
+    "scp_levels_of",
     "size",
     "trust_policy",
 ]

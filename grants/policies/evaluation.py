@@ -325,6 +325,28 @@ def evaluate_policies(request: Request, policies: Sequence[PolicySource]) -> Dec
     return _decide(_scan(policies, request, caller, request_context(request, caller)))
 
 
+def scp_levels_of(
+    scps: Sequence[Sequence[PolicySource]] | Sequence[PolicySource] | None,
+) -> list[list[PolicySource]]:
+    """SCPs as levels (root, OUs, account), each the SCPs attached there.
+
+    In: one sequence per level, or a flat sequence of SCPs, which is grouped into levels
+    by `attached_to` in the order first seen (each target — root, OU, account — is a
+    level); None or empty for no SCPs. Out: the levels as lists.
+    """
+    if not scps:
+        return []
+    if any(isinstance(item, PolicySource) for item in scps):
+        levels: dict[str, list[PolicySource]] = {}
+        for item in scps:
+            if isinstance(item, PolicySource):
+                levels.setdefault(item.attached_to, []).append(item)
+            else:
+                raise TypeError("SCPs: give levels of PolicySource, or PolicySource, not both.")
+        return list(levels.values())
+    return [list(level) for level in scps]  # type: ignore[arg-type]
+
+
 def _account_of(resource: str) -> str:
     parts = resource.split(":", 5)
     return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
@@ -407,7 +429,7 @@ def evaluate_request(
     identity: Sequence[PolicySource] | None = (),
     resource_policy: PolicySource | None = None,
     boundary: PolicySource | None = None,
-    scps: Sequence[Sequence[PolicySource]] | None = None,
+    scps: Sequence[Sequence[PolicySource]] | Sequence[PolicySource] | None = None,
 ) -> Evaluation:
     """Decide one request the way AWS does, across every policy that applies.
 
@@ -417,7 +439,8 @@ def evaluate_request(
     `Evaluation.identity is None`); `resource_policy` the role's trust policy (TRUST) or
     another resource-based policy; `boundary` the caller's permissions boundary; `scps`
     one entry per organization level from the root to the caller's account, each the
-    SCPs attached there, or None when not in an organization / unknown.
+    SCPs attached there (a flat sequence of SCPs is grouped into levels by
+    `attached_to`), or None when not in an organization / unknown.
     Out: an Evaluation with the final Decision, each side's own Decision, and whether the
     request crosses accounts (the caller's account differs from the account in the
     resource ARN; "*" or an ARN without account counts as the same account).
@@ -430,7 +453,7 @@ def evaluate_request(
 
     identity_scan = _scan(identity, request, caller, context) if identity is not None else None
     boundary_scan = _scan([boundary], request, caller, context) if boundary is not None else None
-    scp_levels = [list(level) for level in scps] if scps is not None else []
+    scp_levels = scp_levels_of(scps)
     scp_scans = [_scan(level, request, caller, context) for level in scp_levels]
     resource_scan = (
         _scan([resource_policy], request, caller, context, has_boundary=boundary is not None)
