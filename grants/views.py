@@ -389,6 +389,8 @@ def grant_verify(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, template, context)
     if verification.passed:
         messages.success(request, f"Test access passed: {len(verification.queue_urls)} queue(s).")
+    elif verification.failed_step is None:
+        messages.warning(request, "Test access checked statically only: nothing live could run.")
     else:
         messages.error(request, f"Test access failed: {verification.failed_step['summary']}")
     return redirect(grant.get_absolute_url() + "#verification")
@@ -426,7 +428,7 @@ def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
         "done": done,
         "total": total,
         "verified": states[BatchItemState.VERIFIED],
-        "failed": sum(1 for i in items if i.verification and not i.verification.passed),
+        "failed": sum(1 for i in items if i.verification and i.verification.failed_step),
         "skipped": states[BatchItemState.SKIPPED],
         "running": states[BatchItemState.RUNNING],
         "percent": int(100 * done / total) if total else 100,

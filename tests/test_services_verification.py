@@ -12,16 +12,15 @@ from grants import aws, policies, services
 from grants.aws import core, sandbox
 from grants.models import AuditAction, AuditEvent, Grant, GrantStatus, Verification
 
-from .test_services_grants import ROLE, draft
+from .test_services_grants import ROLE
+from .test_verification_pipeline import provisioned
 
 pytestmark = pytest.mark.django_db
 
 
 def provision(piyo, hoge, **overrides: Any) -> Grant:  # type: ignore[no-untyped-def]
-    overrides.setdefault("grantee_profile", "")
-    grant = services.grant_provision(grant=draft(piyo, hoge, **overrides), actor=None)
-    assert grant.status == GrantStatus.ACTIVE, grant.last_error
-    return grant
+    # Both halves made directly: these tests are about verification, not provisioning.
+    return provisioned(piyo, hoge, **overrides)
 
 
 def verify(grant: Grant) -> tuple[Verification, dict[str, dict]]:
@@ -115,7 +114,7 @@ def test_detached_permissions_fail_the_permission_check_and_list_queues(
     listing = steps["list_queues"]
     assert listing["status"] == "fail"
     assert listing["error"]["code"] == "AccessDenied"
-    assert "lack sqs:ListQueues" in listing["explanation"]
+    assert "do not allow sqs:ListQueues" in listing["explanation"]
     assert verification.queue_urls == []
 
 

@@ -8,9 +8,14 @@ every failure leaves here as `AwsError`.
 
 from __future__ import annotations
 
+import contextvars
+import math
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +61,68 @@ class CallerIdentity:
     user_id: str
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """One total time limit for a piece of work: `seconds` long, ending at `ends_at`
+    (time.monotonic())."""
+
+    ends_at: float
+    seconds: float
+
+    def remaining(self) -> float:
+        return self.ends_at - time.monotonic()
+
+
+_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "xacct_aws_deadline", default=None
+)
+
+
+@contextmanager
+def deadline(*, seconds: float) -> Iterator[Deadline]:
+    """Every gateway call inside the block ends by `seconds` (float) from now.
+
+    Each call's connect and read timeouts are capped by the time left, and no
+    retry starts that could run past it; a call started (or failing) after it
+    raises AwsError with client_error "DeadlineExceeded". A deadline nested in
+    another never extends it. It is a contextvar: threads started inside
+    carry it only when run in a copy of the context (`Concurrent` does).
+    """
+    outer = _deadline.get()
+    new = Deadline(ends_at=time.monotonic() + seconds, seconds=seconds)
+    if outer is not None and outer.ends_at <= new.ends_at:
+        new = outer
+    token = _deadline.set(new)
+    try:
+        yield new
+    finally:
+        _deadline.reset(token)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline in force here, if any."""
+    return _deadline.get()
+
+
+def deadline_error(*, service: str, operation: str) -> AwsError:
+    """The AwsError for a call that the current deadline left no time for."""
+    limit = _deadline.get()
+    seconds = limit.seconds if limit is not None else 0.0
+    return AwsError(
+        AwsErrorDetail(
+            service=service,
+            operation=operation,
+            message=f"AWS did not answer within {seconds:g} s (the deadline for this work).",
+            client_error="DeadlineExceeded",
+        )
+    )
+
+
+def _deadline_passed() -> bool:
+    limit = _deadline.get()
+    return limit is not None and limit.remaining() <= 0.05
+
+
 class _Gateway:
     """Process-wide session, credential and client caches, safe under threads."""
 
@@ -81,7 +148,8 @@ class _Gateway:
 
     def client(self, access: AccountAccess, service: str, region: str | None = None) -> Any:
         frozen = self._credentials_for(access).get_frozen_credentials()
-        key = (service, region or access.region, frozen.access_key)
+        tier, config = self._config_now(service)
+        key = (service, region or access.region, frozen.access_key, tier)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -91,6 +159,7 @@ class _Gateway:
                     access_key=frozen.access_key,
                     secret_key=frozen.secret_key,
                     token=frozen.token,
+                    config=config,
                 )
                 self._clients[key] = client
                 while len(self._clients) > _CLIENT_CACHE_SIZE:
@@ -103,19 +172,58 @@ class _Gateway:
         self, service: str, region: str, *, access_key: str, secret_key: str, token: str | None
     ) -> Any:
         """A client for temporary credentials handed out by AssumeRole."""
+        _, config = self._config_now(service)
         with self._lock:
             return self._new_client(
-                service, region, access_key=access_key, secret_key=secret_key, token=token
+                service,
+                region,
+                access_key=access_key,
+                secret_key=secret_key,
+                token=token,
+                config=config,
             )
 
+    def _config_now(self, service: str) -> tuple[float, Config]:
+        """The client configuration the current deadline allows, and its cache tier.
+
+        With no deadline, or time enough for every attempt at full timeouts, the
+        normal configuration (tier 0). Otherwise one attempt, with connect and read
+        timeouts cut to the time left rounded down to a quarter second (so a
+        handful of tiers, each a cached client). Raises AwsError when no time is left.
+        """
+        limit = _deadline.get()
+        if limit is None:
+            return 0.0, self._config
+        left = limit.remaining()
+        per_attempt = settings.AWS_CONNECT_TIMEOUT + settings.AWS_READ_TIMEOUT
+        if left >= per_attempt * settings.AWS_TOTAL_MAX_ATTEMPTS:
+            return 0.0, self._config
+        tier = math.floor(left * 4) / 4
+        if tier <= 0:
+            raise deadline_error(service=service, operation="Connect")
+        return tier, self._config.merge(
+            Config(
+                connect_timeout=min(settings.AWS_CONNECT_TIMEOUT, tier),
+                read_timeout=min(settings.AWS_READ_TIMEOUT, tier),
+                retries={"mode": "standard", "total_max_attempts": 1},
+            )
+        )
+
     def _new_client(
-        self, service: str, region: str, *, access_key: str, secret_key: str, token: str | None
+        self,
+        service: str,
+        region: str,
+        *,
+        access_key: str,
+        secret_key: str,
+        token: str | None,
+        config: Config | None = None,
     ) -> Any:
         return self._session.create_client(
             service,
             region_name=region,
             endpoint_url=self.endpoint_url,
-            config=self._config,
+            config=config or self._config,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             aws_session_token=token,
@@ -228,12 +336,24 @@ def _operation_name(method: str) -> str:
     return "".join(part.title() for part in method.split("_"))
 
 
+def translate(exc: Exception, *, service: str, operation: str) -> AwsError:
+    """The AwsError for a botocore or network failure; "DeadlineExceeded" when the
+    current deadline ran out while the call waited."""
+    if isinstance(exc, AwsError):
+        return exc
+    if _deadline_passed() and not isinstance(exc, ClientError):
+        return deadline_error(service=service, operation=operation)
+    return error_from_exception(exc, service=service, operation=operation)
+
+
 def _invoke(client: Any, method: str, params: dict[str, Any], *, service: str) -> Any:
     operation = client.meta.method_to_api_mapping.get(method, method)
+    if _deadline_passed():
+        raise deadline_error(service=service, operation=operation)
     try:
         return getattr(client, method)(**params)
     except (ClientError, BotoCoreError, OSError) as exc:
-        raise error_from_exception(exc, service=service, operation=operation) from None
+        raise translate(exc, service=service, operation=operation) from None
 
 
 def call(
@@ -247,9 +367,7 @@ def call(
     try:
         client = gateway().client(access, service, region)
     except (ClientError, BotoCoreError, OSError) as exc:
-        raise error_from_exception(
-            exc, service=service, operation=_operation_name(method)
-        ) from None
+        raise translate(exc, service=service, operation=_operation_name(method)) from None
     return _invoke(client, method, params, service=service)
 
 
@@ -268,8 +386,50 @@ def paginate(
         operation = client.meta.method_to_api_mapping.get(method, method)
         for page in client.get_paginator(method).paginate(**params):
             yield from page.get(result_key, [])
+            if _deadline_passed():
+                raise deadline_error(service=service, operation=operation)
     except (ClientError, BotoCoreError, OSError) as exc:
-        raise error_from_exception(exc, service=service, operation=operation) from None
+        raise translate(exc, service=service, operation=operation) from None
+
+
+class Concurrent:
+    """Independent gateway calls run on a thread pool, each in a copy of the caller's
+    context (so a `deadline` holds there too); follow-up calls are submitted from the
+    calling thread as results arrive, so no pool thread ever waits on another.
+
+    `submit(fn, *args, then=callback)` runs `fn(*args)` on the pool; `run()` waits
+    for everything, calling `then(result, error)` in the calling thread (error is
+    the AwsError the call raised, or None) as each finishes. Other exceptions are
+    re-raised by `run()`. Botocore clients are thread-safe; the shared session is
+    used under the gateway's lock.
+    """
+
+    def __init__(self, *, max_workers: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aws-read")
+        self._pending: dict[Future[Any], Callable[[Any, AwsError | None], None] | None] = {}
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        then: Callable[[Any, AwsError | None], None] | None = None,
+    ) -> None:
+        future = self._pool.submit(contextvars.copy_context().run, fn, *args)
+        self._pending[future] = then
+
+    def run(self) -> None:
+        try:
+            while self._pending:
+                done, _ = wait(list(self._pending), return_when=FIRST_COMPLETED)
+                for future in done:
+                    then = self._pending.pop(future)
+                    error = future.exception()
+                    if error is not None and not isinstance(error, AwsError):
+                        raise error
+                    if then is not None:
+                        then(None if error else future.result(), error)  # type: ignore[arg-type]
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --- capabilities ------------------------------------------------------------

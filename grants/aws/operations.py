@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .core import AccountAccess, call, gateway, paginate
-from .errors import AwsError, error_from_exception
+from .core import AccountAccess, call, gateway, paginate, translate
+from .errors import AwsError, AwsErrorDetail
 
 
 def _request_id(response: dict[str, Any]) -> str:
@@ -27,6 +29,8 @@ class RoleInfo:
     trust_policy: dict
     max_session_duration: int
     tags: dict[str, str]
+    boundary_arn: str = ""
+    role_id: str = ""
 
 
 # --- IAM roles -----------------------------------------------------------------
@@ -52,6 +56,8 @@ def role_get(access: AccountAccess, name: str) -> RoleInfo | None:
         trust_policy=document,
         max_session_duration=role.get("MaxSessionDuration", 3600),
         tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+        boundary_arn=(role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn", ""),
+        role_id=role.get("RoleId", ""),
     )
 
 
@@ -317,7 +323,7 @@ def queue_urls_as(assumed: AssumedRole, *, region: str) -> list[str]:
         for page in client.get_paginator("list_queues").paginate(MaxResults=1000):
             urls.extend(page.get("QueueUrls", []))
     except (ClientError, BotoCoreError, OSError) as exc:
-        raise error_from_exception(exc, service="sqs", operation="ListQueues") from None
+        raise translate(exc, service="sqs", operation="ListQueues") from None
     return urls
 
 
@@ -361,6 +367,254 @@ def roles(access: AccountAccess) -> list[RoleInfo]:
             )
         )
     return found
+
+
+# --- the IAM state Test access evaluates: one read per function, run concurrently ---
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """An IAM user as GetUser returns it (names and ARNs only)."""
+
+    name: str
+    arn: str
+    user_id: str
+    boundary_arn: str = ""
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """One managed policy's default version: its document never changes."""
+
+    arn: str
+    name: str
+    version_id: str
+    document: dict
+
+
+@dataclass(frozen=True)
+class ServiceControlPolicy:
+    """One SCP and the organization node (account, OU or root) it is attached to."""
+
+    policy_id: str
+    name: str
+    target_id: str
+    target_kind: str
+    document: dict
+
+
+def user_get(access: AccountAccess, *, user_name: str) -> UserInfo | None:
+    """iam:GetUser: the user and its permissions boundary ARN, or None when it does
+    not exist (every other failure raises AwsError)."""
+    try:
+        user = call(access, "iam", "get_user", UserName=user_name)["User"]
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return UserInfo(
+        name=user["UserName"],
+        arn=user["Arn"],
+        user_id=user.get("UserId", ""),
+        boundary_arn=(user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn", ""),
+    )
+
+
+def inline_policy_names(access: AccountAccess, *, kind: str, name: str) -> list[str]:
+    """The inline policy names of a user, group or role (kind), all pages."""
+    method, key = {
+        "user": ("list_user_policies", "UserName"),
+        "group": ("list_group_policies", "GroupName"),
+        "role": ("list_role_policies", "RoleName"),
+    }[kind]
+    return list(paginate(access, "iam", method, "PolicyNames", **{key: name}))
+
+
+def inline_policy_document(
+    access: AccountAccess, *, kind: str, name: str, policy_name: str
+) -> dict | None:
+    """One inline policy's document of a user, group or role; None when it is gone."""
+    method, key = {
+        "user": ("get_user_policy", "UserName"),
+        "group": ("get_group_policy", "GroupName"),
+        "role": ("get_role_policy", "RoleName"),
+    }[kind]
+    try:
+        response = call(access, "iam", method, **{key: name, "PolicyName": policy_name})
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return None
+        raise
+    return _document(response["PolicyDocument"])
+
+
+def attached_policy_arns(access: AccountAccess, *, kind: str, name: str) -> list[str]:
+    """The managed policy ARNs attached to a user, group or role (kind), all pages."""
+    method, key = {
+        "user": ("list_attached_user_policies", "UserName"),
+        "group": ("list_attached_group_policies", "GroupName"),
+        "role": ("list_attached_role_policies", "RoleName"),
+    }[kind]
+    return [
+        policy["PolicyArn"]
+        for policy in paginate(access, "iam", method, "AttachedPolicies", **{key: name})
+    ]
+
+
+def user_group_names(access: AccountAccess, *, user_name: str) -> list[str]:
+    """iam:ListGroupsForUser, all pages."""
+    return [
+        group["GroupName"]
+        for group in paginate(access, "iam", "list_groups_for_user", "Groups", UserName=user_name)
+    ]
+
+
+_VERSION_CACHE_SIZE = 512
+_version_cache: OrderedDict[tuple[str, str], dict] = OrderedDict()
+_version_cache_lock = threading.Lock()
+
+
+def managed_policy(access: AccountAccess, *, policy_arn: str) -> ManagedPolicy:
+    """A managed policy's default version (iam:GetPolicy, then iam:GetPolicyVersion).
+
+    A policy version's document is immutable (IAM creates a new version for every
+    change: CreatePolicyVersion), so documents are cached process-wide by (ARN,
+    version ID), at most 512; GetPolicy runs every time, since the default version
+    can change (SetDefaultPolicyVersion).
+    """
+    policy = call(access, "iam", "get_policy", PolicyArn=policy_arn)["Policy"]
+    version = policy["DefaultVersionId"]
+    key = (policy_arn, version)
+    with _version_cache_lock:
+        document = _version_cache.get(key)
+        if document is not None:
+            _version_cache.move_to_end(key)
+    if document is None:
+        response = call(
+            access, "iam", "get_policy_version", PolicyArn=policy_arn, VersionId=version
+        )
+        document = _document(response["PolicyVersion"]["Document"])
+        with _version_cache_lock:
+            _version_cache[key] = document
+            while len(_version_cache) > _VERSION_CACHE_SIZE:
+                _version_cache.popitem(last=False)
+    return ManagedPolicy(
+        arn=policy_arn,
+        name=policy.get("PolicyName", policy_arn.rsplit("/", 1)[-1]),
+        version_id=version,
+        document=document,
+    )
+
+
+def managed_policy_cache_clear() -> None:
+    """Forget cached policy versions (tests)."""
+    with _version_cache_lock:
+        _version_cache.clear()
+
+
+def service_control_policies(
+    access: AccountAccess, *, account_id: str
+) -> list[ServiceControlPolicy]:
+    """Every SCP that applies to the account: attached to it, to each OU above it and
+    to the root (organizations:ListParents up to the root, ListPoliciesForTarget with
+    SERVICE_CONTROL_POLICY at each level, DescribePolicy). Only the organization's
+    management account or a delegated administrator may read them; AccessDenied,
+    AWSOrganizationsNotInUseException and the rest raise AwsError."""
+    targets: list[tuple[str, str]] = [(account_id, "ACCOUNT")]
+    child = account_id
+    for _ in range(8):  # an organization nests OUs at most five deep under the root
+        parents = call(access, "organizations", "list_parents", ChildId=child)["Parents"]
+        if not parents:
+            break
+        parent = parents[0]
+        targets.append((parent["Id"], parent["Type"]))
+        if parent["Type"] == "ROOT":
+            break
+        child = parent["Id"]
+    found: list[ServiceControlPolicy] = []
+    for target_id, target_kind in targets:
+        for summary in paginate(
+            access,
+            "organizations",
+            "list_policies_for_target",
+            "Policies",
+            TargetId=target_id,
+            Filter="SERVICE_CONTROL_POLICY",
+        ):
+            policy = call(access, "organizations", "describe_policy", PolicyId=summary["Id"])
+            content = policy["Policy"].get("Content") or "{}"
+            found.append(
+                ServiceControlPolicy(
+                    policy_id=summary["Id"],
+                    name=summary.get("Name", summary["Id"]),
+                    target_id=target_id,
+                    target_kind=target_kind,
+                    document=_document(content),
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What iam:SimulatePrincipalPolicy decided for one action on one resource."""
+
+    decision: str  # allowed, explicitDeny or implicitDeny
+    matched: tuple[str, ...]  # the SourcePolicyId of each matched statement
+    missing_context: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allowed"
+
+
+def principal_policy_simulate(
+    access: AccountAccess,
+    *,
+    principal_arn: str,
+    action: str,
+    resource_arn: str,
+    context: dict[str, str] | None = None,
+) -> SimulationResult:
+    """AWS's own evaluator for the principal's identity policies (groups and permissions
+    boundary included; not SCPs, not another account's trust policy):
+    iam:SimulatePrincipalPolicy with one action, one resource and the context keys
+    given (string or boolean values). Raises AwsError (AccessDenied when the portal
+    may not simulate)."""
+    entries = [
+        {
+            "ContextKeyName": key,
+            "ContextKeyValues": [value],
+            "ContextKeyType": "boolean" if value in ("true", "false") else "string",
+        }
+        for key, value in (context or {}).items()
+    ]
+    params: dict[str, Any] = {
+        "PolicySourceArn": principal_arn,
+        "ActionNames": [action],
+        "ResourceArns": [resource_arn],
+    }
+    if entries:
+        params["ContextEntries"] = entries
+    try:
+        response = call(access, "iam", "simulate_principal_policy", **params)
+    except NotImplementedError:  # in-process moto lacks the API
+        raise AwsError(
+            AwsErrorDetail(
+                service="iam",
+                operation="SimulatePrincipalPolicy",
+                message="The AWS stand-in does not implement SimulatePrincipalPolicy.",
+                client_error="NotImplemented",
+            )
+        ) from None
+    result = (response.get("EvaluationResults") or [{}])[0]
+    return SimulationResult(
+        decision=result.get("EvalDecision", ""),
+        matched=tuple(
+            statement.get("SourcePolicyId", "") for statement in result.get("MatchedStatements", [])
+        ),
+        missing_context=tuple(result.get("MissingContextValues", [])),
+    )
 
 
 # --- does a principal exist (a trust policy may name only principals that exist) -------

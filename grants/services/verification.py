@@ -1,4 +1,16 @@
-"""Test access: the seed's program as a verification chain, with explanations and evidence."""
+"""Test access as a pipeline: gather → evaluate → probe → explain → record.
+
+*Gather* reads one snapshot of the IAM state both halves need (the role, its
+trust and permission policies; the grantee's inline, managed and group
+policies, its permissions boundary; the SCPs above the trusted account where
+the portal may read them), independent reads in parallel. *Probe* runs the
+seed's program live (AssumeRole, then ListQueues, all pages) on the same pool,
+so the critical path is one round of concurrent reads overlapped with the two
+live calls. *Evaluate* hands the snapshot to the pure engine
+(`grants.policies`), *explain* (`explain.py`, pure) turns decisions and live
+outcomes into steps, and *record* saves the Verification. One deadline
+(`XACCT_VERIFY_DEADLINE_SECONDS`) bounds the whole run.
+"""
 
 from __future__ import annotations
 
@@ -35,106 +47,495 @@ from ..models import (
 )
 from .audit import audit_record
 from .authz import require
+from .explain import (
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    Step,
+    denial_cause,
+    error_explanation,
+    external_id_values,
+    region_token_explanation,
+    sandbox_note,
+    trusted_principals,
+)
 
 logger = logging.getLogger(__name__)
 
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
+__all__ = ["FAIL", "PASS", "SKIP", "WARN", "Step"]
+
 # Task priorities (higher runs first): a person waiting beats the hourly schedule.
 BATCH_PRIORITY_PERSON = 10
 BATCH_PRIORITY_SCHEDULE = 0
 VERIFY_SESSION_NAME = "xacct-verify"
+ASSUME = "sts:AssumeRole"
+LIST_QUEUES = "sqs:ListQueues"
+# The codes AWS answers when the region or the token version refuses fresh credentials.
+REGION_TOKEN_CODES = ("InvalidClientTokenId", "UnrecognizedClientException")
+# What moto answers when no organization holds the account, or there is none.
+NOT_IN_ORGANIZATION = ("AWSOrganizationsNotInUseException", "AccountNotFoundException")
+
+
+def deadline_seconds() -> float:
+    """Test access's one total deadline in seconds (XACCT_VERIFY_DEADLINE_SECONDS, 10)."""
+    return float(getattr(settings, "XACCT_VERIFY_DEADLINE_SECONDS", 10.0))
+
+
+# --- gather ---------------------------------------------------------------------------
 
 
 @dataclass
-class Step:
-    """One link of the chain, as stored on the Verification."""
+class Gap:
+    """A read that failed: what it was, which side it belongs to, and the error."""
 
-    key: str
-    title: str
-    status: str = PASS
-    summary: str = ""
-    explanation: str = ""
-    fix: str = ""
-    error: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
+    what: str
+    side: str  # "role", "grantee" or "scp"
+    error: aws.AwsErrorDetail
 
-    def fail(self, summary: str, explanation: str, fix: str = "", error: Any = None) -> None:
-        self.status, self.summary, self.explanation, self.fix = FAIL, summary, explanation, fix
-        self.error = error.as_dict() if error is not None else None
+    def note(self) -> str:
+        code = self.error.code or self.error.client_error
+        return f"Could not read {self.what} ({code}): not accounted for."
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "title": self.title,
-            "status": self.status,
-            "summary": self.summary,
-            "explanation": self.explanation,
-            "fix": self.fix,
-            "error": self.error,
-            "notes": self.notes,
+
+@dataclass
+class Snapshot:
+    """The IAM state one verification evaluates, read once."""
+
+    role: aws.RoleInfo | None = None
+    role_missing: bool = False
+    role_error: aws.AwsErrorDetail | None = None
+    role_sources: list[policies.PolicySource] = field(default_factory=list)
+    role_boundary: policies.PolicySource | None = None
+    grantee_read: bool = False  # the grantee side was read (a managed trusted account)
+    grantee_missing: bool = False
+    grantee_arn: str = ""
+    grantee_sources: list[policies.PolicySource] = field(default_factory=list)
+    grantee_boundary: policies.PolicySource | None = None
+    scps: list[policies.PolicySource] | None = None  # None: not read
+    scp_note: str = ""
+    simulation: aws.SimulationResult | None = None
+    simulation_note: str = ""
+    gaps: list[Gap] = field(default_factory=list)
+
+    def gaps_of(self, side: str) -> list[Gap]:
+        return [gap for gap in self.gaps if gap.side == side]
+
+
+@dataclass
+class Probe:
+    """The live calls: who made them and what AWS answered (never the keys)."""
+
+    access: aws.AccountAccess | None = None
+    acted_as: str = ""
+    as_grantee: bool = False
+    assumed: aws.AssumedRole | None = None
+    assume_error: aws.AwsErrorDetail | None = None
+    attempts: int = 0
+    listed: bool = False
+    queue_urls: list[str] = field(default_factory=list)
+    list_error: aws.AwsErrorDetail | None = None
+
+    @property
+    def ran(self) -> bool:
+        return self.attempts > 0
+
+
+_ORDER = {kind: n for n, kind in enumerate(policies.PolicyKind)}
+
+
+def _ordered(sources: list[policies.PolicySource]) -> list[policies.PolicySource]:
+    return sorted(sources, key=lambda s: (_ORDER[s.kind], s.attached_to, s.name))
+
+
+class _Gather:
+    """Submits the reads of one snapshot to a `aws.Concurrent`, follow-ups as answers come."""
+
+    def __init__(self, reads: aws.Concurrent, snapshot: Snapshot) -> None:
+        self.reads = reads
+        self.snap = snapshot
+
+    def _gap(self, what: str, side: str, error: aws.AwsError) -> None:
+        self.snap.gaps.append(Gap(what, side, error.detail))
+
+    # The role in the trusting account ------------------------------------------------
+    def role(self, access: aws.AccountAccess, name: str) -> None:
+        snap = self.snap
+
+        def got_role(role: aws.RoleInfo | None, error: aws.AwsError | None) -> None:
+            if error is not None:
+                snap.role_error = error.detail
+            elif role is None:
+                snap.role_missing = True
+            else:
+                snap.role = role
+                if role.boundary_arn:
+                    self.boundary(access, role.boundary_arn, f"role {name}", "role")
+
+        self.reads.submit(aws.role_get, access, name, then=got_role)
+        self.policies_of(access, kind="role", name=name, side="role")
+
+    # Inline and managed policies of a user, group or role ------------------------------
+    def policies_of(self, access: aws.AccountAccess, *, kind: str, name: str, side: str) -> None:
+        inline_kind, managed_kind = {
+            "user": (policies.PolicyKind.USER_INLINE, policies.PolicyKind.USER_MANAGED),
+            "group": (policies.PolicyKind.GROUP_INLINE, policies.PolicyKind.GROUP_MANAGED),
+            "role": (policies.PolicyKind.ROLE_INLINE, policies.PolicyKind.ROLE_MANAGED),
+        }[kind]
+        owner = f"{kind} {name}"
+        target = self.snap.role_sources if side == "role" else self.snap.grantee_sources
+
+        def add_inline(policy_name: str) -> Any:
+            def got(document: dict | None, error: aws.AwsError | None) -> None:
+                if error is not None:
+                    self._gap(f"the inline policy {policy_name} of {owner}", side, error)
+                elif document is not None:
+                    target.append(policies.PolicySource(inline_kind, policy_name, document, owner))
+
+            return got
+
+        def got_names(names: list[str] | None, error: aws.AwsError | None) -> None:
+            if error is not None:
+                if error.code != "NoSuchEntity":
+                    self._gap(f"the inline policies of {owner}", side, error)
+                return
+            for policy_name in names or []:
+                self.reads.submit(
+                    _inline_document, access, kind, name, policy_name, then=add_inline(policy_name)
+                )
+
+        def add_managed(arn: str) -> Any:
+            def got(policy: aws.ManagedPolicy | None, error: aws.AwsError | None) -> None:
+                if error is not None:
+                    self._gap(f"the managed policy {arn} attached to {owner}", side, error)
+                elif policy is not None:
+                    target.append(policies.PolicySource(managed_kind, arn, policy.document, owner))
+
+            return got
+
+        def got_arns(arns: list[str] | None, error: aws.AwsError | None) -> None:
+            if error is not None:
+                if error.code != "NoSuchEntity":
+                    self._gap(f"the managed policies attached to {owner}", side, error)
+                return
+            for arn in arns or []:
+                self.reads.submit(_managed, access, arn, then=add_managed(arn))
+
+        self.reads.submit(_inline_names, access, kind, name, then=got_names)
+        self.reads.submit(_attached_arns, access, kind, name, then=got_arns)
+
+    def boundary(self, access: aws.AccountAccess, arn: str, owner: str, side: str) -> None:
+        def got(policy: aws.ManagedPolicy | None, error: aws.AwsError | None) -> None:
+            if error is not None:
+                self._gap(f"the permissions boundary {arn} of {owner}", side, error)
+                return
+            assert policy is not None
+            source = policies.PolicySource(
+                policies.PolicyKind.BOUNDARY, arn, policy.document, owner
+            )
+            if side == "role":
+                self.snap.role_boundary = source
+            else:
+                self.snap.grantee_boundary = source
+
+        self.reads.submit(_managed, access, arn, then=got)
+
+    # The grantee in the trusted account ----------------------------------------------------
+    def grantee(self, access: aws.AccountAccess, *, kind: str, name: str) -> None:
+        snap = self.snap
+        snap.grantee_read = True
+
+        def got_principal(found: Any, error: aws.AwsError | None) -> None:
+            if error is not None:
+                self._gap(f"the {kind} {name}", "grantee", error)
+            elif found is None:
+                snap.grantee_missing = True
+            else:
+                snap.grantee_arn = found.arn
+                if found.boundary_arn:
+                    self.boundary(access, found.boundary_arn, f"{kind} {name}", "grantee")
+
+        if kind == GranteeType.ROLE:
+            self.reads.submit(aws.role_get, access, name, then=got_principal)
+        else:
+            self.reads.submit(_user_get, access, name, then=got_principal)
+
+            def got_groups(groups: list[str] | None, error: aws.AwsError | None) -> None:
+                if error is not None:
+                    if error.code != "NoSuchEntity":
+                        self._gap(f"the groups of user {name}", "grantee", error)
+                    return
+                for group in groups or []:
+                    self.policies_of(access, kind="group", name=group, side="grantee")
+
+            self.reads.submit(_user_groups, access, name, then=got_groups)
+        self.policies_of(access, kind=str(kind), name=name, side="grantee")
+
+    def scps(self, access: aws.AccountAccess, account_id: str) -> None:
+        snap = self.snap
+
+        def got(found: list[aws.ServiceControlPolicy] | None, error: aws.AwsError | None) -> None:
+            if error is not None:
+                if error.code in NOT_IN_ORGANIZATION:
+                    snap.scp_note = "Not in an AWS Organization the portal can see: no SCPs apply."
+                    snap.scps = []
+                else:
+                    code = error.code or error.detail.client_error
+                    snap.scp_note = (
+                        f"SCPs not read ({code}): the organization's service control policies "
+                        "are not accounted for."
+                    )
+                return
+            snap.scps = [
+                policies.PolicySource(
+                    policies.PolicyKind.SCP,
+                    policy.name,
+                    policy.document,
+                    f"{policy.target_kind.lower()} {policy.target_id}",
+                )
+                for policy in found or []
+            ]
+
+        self.reads.submit(_scps, access, account_id, then=got)
+
+    def simulation(
+        self, access: aws.AccountAccess, principal_arn: str, role_arn: str, context: dict
+    ) -> None:
+        snap = self.snap
+
+        def got(result: aws.SimulationResult | None, error: aws.AwsError | None) -> None:
+            if error is not None:
+                if error.code in ("AccessDenied", "AccessDeniedException"):
+                    snap.simulation_note = (
+                        "AWS's policy simulator was not consulted: the portal may not call "
+                        "iam:SimulatePrincipalPolicy in the trusted account."
+                    )
+                elif error.detail.client_error != "NotImplemented":
+                    code = error.code or error.detail.client_error
+                    snap.simulation_note = f"AWS's policy simulator did not answer ({code})."
+                return
+            snap.simulation = result
+
+        context = {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in context.items()
         }
+        self.reads.submit(_simulate, access, principal_arn, role_arn, context, then=got)
 
 
-def _error_explanation(error: aws.AwsErrorDetail, what: str) -> tuple[str, str]:
-    """A plain explanation and fix for errors that mean the same whatever the step."""
-    if error.client_error in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionError"):
-        return (
-            f"The AWS endpoint could not be reached while trying to {what}.",
-            "Check the network path from the portal host to AWS (proxy, firewall, VPC "
-            "endpoint) or the configured endpoint URL.",
+# Positional wrappers: Concurrent.submit passes positional arguments.
+def _inline_names(access: aws.AccountAccess, kind: str, name: str) -> list[str]:
+    return aws.inline_policy_names(access, kind=kind, name=name)
+
+
+def _inline_document(
+    access: aws.AccountAccess, kind: str, name: str, policy_name: str
+) -> dict | None:
+    return aws.inline_policy_document(access, kind=kind, name=name, policy_name=policy_name)
+
+
+def _attached_arns(access: aws.AccountAccess, kind: str, name: str) -> list[str]:
+    return aws.attached_policy_arns(access, kind=kind, name=name)
+
+
+def _managed(access: aws.AccountAccess, arn: str) -> aws.ManagedPolicy:
+    return aws.managed_policy(access, policy_arn=arn)
+
+
+def _user_get(access: aws.AccountAccess, name: str) -> aws.UserInfo | None:
+    return aws.user_get(access, user_name=name)
+
+
+def _user_groups(access: aws.AccountAccess, name: str) -> list[str]:
+    return aws.user_group_names(access, user_name=name)
+
+
+def _scps(access: aws.AccountAccess, account_id: str) -> list[aws.ServiceControlPolicy]:
+    return aws.service_control_policies(access, account_id=account_id)
+
+
+def _simulate(
+    access: aws.AccountAccess, principal_arn: str, role_arn: str, context: dict
+) -> aws.SimulationResult:
+    return aws.principal_policy_simulate(
+        access, principal_arn=principal_arn, action=ASSUME, resource_arn=role_arn, context=context
+    )
+
+
+def _on_real_aws() -> bool:
+    return not settings.AWS_ENDPOINT_URL and not settings.AWS_SANDBOX
+
+
+# --- probe ----------------------------------------------------------------------------
+
+
+def _probe(probe: Probe, role_arn: str, external_id: str, region: str) -> Probe:
+    """AssumeRole, then ListQueues (all pages) with the temporary credentials."""
+    assert probe.access is not None
+    probe.attempts += 1
+    try:
+        probe.assumed = aws.role_assume(
+            probe.access,
+            role_arn=role_arn,
+            session_name=VERIFY_SESSION_NAME,
+            external_id=external_id,
+            duration_seconds=900,
         )
-    if error.client_error == "ReadTimeoutError":
-        return (
-            f"The AWS endpoint accepted the connection but did not answer in time ({what}).",
-            "Retry later; if it persists, check the endpoint or raise XACCT_AWS_READ_TIMEOUT.",
-        )
-    if error.client_error == "ProfileNotFound":
-        return (
-            "The named AWS profile does not exist on the portal host.",
-            "Create the profile in the portal's AWS config, or correct the name.",
-        )
-    if error.client_error:
-        return (f"The call failed before reaching AWS ({error.client_error}).", "")
-    if error.code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"):
-        return (
-            "AWS rejected the credentials used for this call.",
-            "Renew the credentials behind the profile or the portal's identity.",
-        )
-    if error.code in ("AccessDenied", "AccessDeniedException"):
-        return (f"The identity used may not {what}.", "")
-    return (f"AWS refused to {what} ({error.code}).", "")
+    except aws.AwsError as exc:
+        probe.assume_error = exc.detail
+        return probe
+    probe.assume_error = None
+    try:
+        probe.queue_urls = aws.queue_urls_as(probe.assumed, region=region)
+        probe.listed = True
+    except aws.AwsError as exc:
+        probe.list_error = exc.detail
+    return probe
+
+
+# --- evaluate and explain ----------------------------------------------------------------
 
 
 class _Chain:
-    """Runs the five steps for one grant; keeps results in order."""
+    """One Test access run for one grant: gather and probe, then evaluate and explain."""
 
     def __init__(self, grant: Grant) -> None:
         self.grant = grant
         self.trusting = grant.trusting_account.access()
         self.role_arn = grant.planned_role_arn
+        self.snap = Snapshot()
+        self.probe = Probe()
         self.steps: list[Step] = []
-        self.role_missing = False
-        self.acted_as = ""
-        self.assumed: aws.AssumedRole | None = None
-        self.queue_urls: list[str] = []
+        self.trust_cause = ""  # why the trust side denies, when it does
+        self.evaluation: Any = None
+        self.permissions: Any = None
+
+    # -- gather + probe ----------------------------------------------------------------
+    def gather_and_probe(self) -> None:
+        grant = self.grant
+        reads = aws.Concurrent(max_workers=getattr(settings, "XACCT_VERIFY_READ_THREADS", 16))
+        self._choose_live_identity()
+        if self.probe.access is not None:
+            reads.submit(_probe, self.probe, self.role_arn, grant.external_id, grant.region)
+        gather = _Gather(reads, self.snap)
+        gather.role(self.trusting, grant.role_name)
+        trusted = grant.trusted_account
+        if (
+            trusted is not None
+            and trusted.access_method != AccessMethod.EXTERNAL
+            and grant.grantee_name
+        ):
+            access = trusted.access()
+            gather.grantee(access, kind=grant.grantee_type, name=grant.grantee_name)
+            gather.scps(access, grant.trusted_aws_account_id)
+            if _on_real_aws():
+                gather.simulation(access, self._principal_arn(), self.role_arn, self._context())
+        reads.run()
+        self.snap.role_sources[:] = _ordered(self.snap.role_sources)
+        self.snap.grantee_sources[:] = _ordered(self.snap.grantee_sources)
+
+    def _choose_live_identity(self) -> None:
+        grant, probe = self.grant, self.probe
+        if grant.require_mfa:
+            return  # the live caller has no MFA device; real AWS would deny it
+        if grant.grantee_profile:
+            probe.as_grantee = True
+            probe.acted_as = f"The grantee (profile {grant.grantee_profile})"
+            probe.access = aws.AccountAccess(
+                account_id=grant.trusted_aws_account_id,
+                region=grant.region,
+                method=aws.PROFILE,
+                profile_name=grant.grantee_profile,
+            )
+            return
+        trusted = grant.trusted_account
+        if trusted is None or not trusted.is_managed:
+            return
+        probe.acted_as = f"The portal in {trusted.name} ({trusted.get_access_method_display()})"
+        probe.access = trusted.access()
+
+    def _principal_arn(self) -> str:
+        grant = self.grant
+        if grant.trust_scope == TrustScope.PRINCIPAL and grant.trusted_principal_arn:
+            return grant.trusted_principal_arn
+        if self.snap.grantee_arn:
+            return self.snap.grantee_arn
+        partition = grant.trusting_account.partition
+        if grant.grantee_name:
+            return (
+                f"arn:{partition}:iam::{grant.trusted_aws_account_id}:"
+                f"{grant.grantee_type}/{grant.grantee_name}"
+            )
+        return policies.account_root_arn(grant.trusted_aws_account_id, partition=partition)
+
+    def _context(self) -> dict[str, Any]:
+        """The request context as the caller will have it: the external ID when the grant
+        has one; MFA present only for a grant that requires it (its grantee assumes with an
+        MFA session); absent otherwise, as for long-term access keys."""
+        context: dict[str, Any] = {}
+        if self.grant.external_id:
+            context["sts:ExternalId"] = self.grant.external_id
+        if self.grant.require_mfa:
+            context["aws:MultiFactorAuthPresent"] = True
+        return context
+
+    # -- evaluate --------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        """The engine's verdicts: AssumeRole (trust and grantee side; the grantee side
+        alone when the role could not be read) and the role's sqs:ListQueues."""
+        snap, role = self.snap, self.snap.role
+        identity = (
+            tuple(snap.grantee_sources) if snap.grantee_read and not snap.grantee_missing else None
+        )
+        if role is None and identity is None:
+            return
+        request = policies.Request(
+            principal_arn=self._principal_arn(),
+            action=ASSUME,
+            resource=self.role_arn,
+            context=self._context(),
+        )
+        trust = (
+            policies.PolicySource(
+                policies.PolicyKind.TRUST, role.name, role.trust_policy, f"role {role.name}"
+            )
+            if role is not None
+            else None
+        )
+        self.evaluation = policies.evaluate_request(
+            request,
+            identity=identity,
+            resource_policy=trust,
+            boundary=snap.grantee_boundary if identity is not None else None,
+            scps=snap.scps if identity is not None and snap.scps else None,
+        )
+        if role is None:
+            return
+        partition = self.grant.trusting_account.partition
+        session = (
+            f"arn:{partition}:sts::{self.grant.trusting_account.account_id}:assumed-role/"
+            f"{role.name}/{VERIFY_SESSION_NAME}"
+        )
+        self.permissions = policies.evaluate_request(
+            policies.Request(principal_arn=session, action=LIST_QUEUES, resource="*"),
+            identity=tuple(snap.role_sources),
+            boundary=snap.role_boundary,
+        )
 
     def step(self, key: str, title: str) -> Step:
         step = Step(key, title)
         self.steps.append(step)
         return step
 
-    # -- 1 ---------------------------------------------------------------------------
-    def check_trust(self) -> None:
-        grant = self.grant
+    # -- 1 -------------------------------------------------------------------------------
+    def explain_trust(self) -> None:
+        grant, snap = self.grant, self.snap
         step = self.step("trust", "Role exists and its trust policy admits the trusted principal")
-        try:
-            role = aws.role_get(self.trusting, grant.role_name)
-        except aws.AwsError as exc:
-            explanation, fix = _error_explanation(exc.detail, "read the role")
-            step.fail(f"Could not read {grant.role_name}.", explanation, fix, exc.detail)
+        if snap.role_error is not None:
+            explanation, fix = error_explanation(snap.role_error, "read the role")
+            step.fail(f"Could not read {grant.role_name}.", explanation, fix, snap.role_error)
             return
-        if role is None:
-            self.role_missing = True
+        if snap.role is None:
             step.fail(
                 f"The role {grant.role_name} does not exist in {grant.trusting_account}.",
                 "The role was deleted outside the portal (or never created). Nothing can "
@@ -142,46 +543,47 @@ class _Chain:
                 "Provision the grant again, or revoke it.",
             )
             return
+        role = snap.role
+        decision = self.evaluation.resource
         principal = self._principal_arn()
-        context: dict[str, Any] = {}
-        if grant.external_id:
-            context["sts:ExternalId"] = grant.external_id
-        if grant.require_mfa:
-            context["aws:MultiFactorAuthPresent"] = "true"
-        decision = policies.evaluate(
-            [role.trust_policy], action="sts:AssumeRole", principal_arn=principal, context=context
-        )
-        keys = policies.condition_keys(role.trust_policy)
         step.notes.extend(decision.notes)
-        required_ids = keys.get("sts:externalid", [])
+        required_ids = external_id_values(role.trust_policy)
         if not decision.allowed:
-            if required_ids and not grant.external_id:
-                step.fail(
-                    "The trust policy requires an external ID the grant does not have.",
+            cause, summary, explanation, fix = denial_cause(
+                decision, action=ASSUME, resource=role.arn, who=principal
+            )
+            self.trust_cause = cause
+            if cause == "external-id" and not grant.external_id:
+                summary = "The trust policy requires an external ID the grant does not have."
+                explanation = (
                     f"{grant.role_name} may only be assumed with ExternalId "
-                    f"{', '.join(required_ids)}, but the grant records none.",
-                    "Record the external ID on the grant, or re-apply the recorded trust policy.",
+                    f"{', '.join(required_ids)}, but the grant records none."
                 )
-            elif required_ids and grant.external_id not in required_ids:
-                step.fail(
-                    "The external ID is wrong.",
+                fix = "Record the external ID on the grant, or re-apply the recorded trust policy."
+            elif cause == "external-id":
+                summary = "The external ID is wrong."
+                explanation = (
                     f"The trust policy expects ExternalId {', '.join(required_ids)}; the grant "
-                    f"passes {grant.external_id}.",
-                    "Use the external ID the trust policy names, or re-apply the recorded trust "
-                    "policy.",
+                    f"passes {grant.external_id}."
                 )
-            else:
-                named = _principals(role.trust_policy)
-                step.fail(
-                    f"The trust policy does not admit {principal}.",
+                fix = (
+                    "Use the external ID the trust policy names, or re-apply the recorded "
+                    "trust policy."
+                )
+            elif cause == "no-allow":
+                named = trusted_principals(role.trust_policy)
+                summary = f"The trust policy does not admit {principal}."
+                explanation = (
                     "The role trusts "
                     + (", ".join(named) if named else "no AWS principal")
-                    + f", not account {grant.trusted_aws_account_id}"
-                    + (" or the trusted principal." if named else "."),
-                    "Re-apply the recorded trust policy, or correct the trusted account.",
+                    + f"; none of them is {principal} or its account "
+                    + f"{grant.trusted_aws_account_id}."
                 )
+                fix = "Re-apply the recorded trust policy, or correct the trusted account."
+            step.fail(summary, explanation, fix)
             return
         if grant.external_id and not required_ids:
+            self.trust_cause = "external-id"
             step.fail(
                 "The trust policy no longer requires the external ID.",
                 "The grant records an external ID, but the live trust policy admits the "
@@ -192,267 +594,332 @@ class _Chain:
         step.summary = f"{role.arn} admits {principal}."
         if required_ids:
             step.notes.append("Requires ExternalId (passed by Test access).")
-        if "aws:multifactorauthpresent" in keys:
-            step.notes.append("Requires MFA: the assuming identity needs an MFA session.")
-        elif grant.require_mfa:
-            step.status = WARN
-            step.notes.append("The grant records an MFA requirement the trust policy lacks.")
+        if grant.require_mfa:
+            mfa_in_trust = "multifactorauthpresent" in str(role.trust_policy).lower()
+            if mfa_in_trust:
+                step.notes.append(
+                    "Requires MFA: the grantee must assume the role with an MFA session "
+                    "(--serial-number and --token-code)."
+                )
+            else:
+                step.status = WARN
+                step.notes.append("The grant records an MFA requirement the trust policy lacks.")
         if role.trust_policy != grant.trust_policy:
             step.notes.append("The live trust policy differs from the recorded one.")
 
-    def _principal_arn(self) -> str:
-        grant = self.grant
-        if grant.trust_scope == TrustScope.PRINCIPAL:
-            return grant.trusted_principal_arn
-        partition = grant.trusting_account.partition
-        if grant.grantee_name:
-            return (
-                f"arn:{partition}:iam::{grant.trusted_aws_account_id}:"
-                f"{grant.grantee_type}/{grant.grantee_name}"
-            )
-        return policies.account_root_arn(grant.trusted_aws_account_id, partition=partition)
-
-    # -- 2 ---------------------------------------------------------------------------
-    def check_permissions(self) -> None:
-        grant = self.grant
+    # -- 2 -------------------------------------------------------------------------------
+    def explain_permissions(self) -> None:
+        snap = self.snap
         step = self.step("permissions", "Role permissions allow sqs:ListQueues")
-        if self.role_missing:
-            step.status, step.summary = SKIP, "Not checked: the role does not exist."
-            return
-        try:
-            documents = list(
-                aws.role_inline_policies(self.trusting, role_name=grant.role_name).values()
-            )
-            for arn in aws.role_attached_policy_arns(self.trusting, role_name=grant.role_name):
-                documents.append(aws.managed_policy_document(self.trusting, policy_arn=arn))
-        except aws.AwsError as exc:
-            explanation, fix = _error_explanation(exc.detail, "read the role's policies")
-            step.fail("Could not read the role's policies.", explanation, fix, exc.detail)
-            return
-        decision = policies.evaluate(documents, action="sqs:ListQueues", resource="*")
-        step.notes.extend(decision.notes)
-        if not decision.allowed:
-            step.fail(
-                "The role's permissions do not allow sqs:ListQueues.",
-                'With no policy allowing sqs:ListQueues on "*"'
-                + (" (an explicit Deny blocks it)" if decision.explicit_deny else "")
-                + ", listing queues with the role's credentials is denied.",
-                "Attach AmazonSQSReadOnlyAccess or AmazonSQSFullAccess, or re-apply the "
-                "recorded permission policies.",
+        if snap.role is None:
+            step.skip(
+                "Not checked: the role could not be read."
+                if snap.role_error
+                else "Not checked: the role does not exist."
             )
             return
-        step.summary = f"Allowed by {', '.join(decision.matched)}."
-
-    # -- 3 ---------------------------------------------------------------------------
-    def check_grantee_policy(self) -> None:
-        grant = self.grant
-        step = self.step("user_policy", "The grantee's policy allows sts:AssumeRole on the role")
-        trusted = grant.trusted_account
-        if trusted is None or trusted.access_method == AccessMethod.EXTERNAL:
-            step.status = SKIP
-            step.summary = (
-                "Not checked: the trusted account is external; its administrator applies the "
-                "user policy."
-            )
-            return
-        if not grant.grantee_name:
-            step.status, step.summary = SKIP, "Not checked: the grant names no grantee."
-            return
-        access = trusted.access()
-        try:
-            if grant.grantee_type == GranteeType.ROLE:
-                inline = aws.role_inline_policies(access, role_name=grant.grantee_name)
-                attached = aws.role_attached_policy_arns(access, role_name=grant.grantee_name)
-            else:
-                inline = aws.user_inline_policies(access, user_name=grant.grantee_name)
-                attached = aws.user_attached_policy_arns(access, user_name=grant.grantee_name)
-            documents = list(inline.values()) + [
-                aws.managed_policy_document(access, policy_arn=arn) for arn in attached
-            ]
-        except aws.AwsError as exc:
-            if exc.code == "NoSuchEntity":
-                step.fail(
-                    f"The grantee {grant.grantee_name} does not exist in {trusted}.",
-                    "The IAM principal the grant names was deleted or renamed.",
-                    "Revoke the grant and create it for an existing principal.",
-                    exc.detail,
-                )
-                return
-            explanation, fix = _error_explanation(exc.detail, "read the grantee's policies")
-            step.fail("Could not read the grantee's policies.", explanation, fix, exc.detail)
-            return
-        decision = policies.evaluate(documents, action="sts:AssumeRole", resource=self.role_arn)
+        decision = self.permissions.decision
+        gaps = snap.gaps_of("role")
         step.notes.extend(decision.notes)
         if decision.allowed:
-            step.summary = f"Allowed by {', '.join(decision.matched)}."
+            step.summary = "Allowed by " + ", ".join(ref.label() for ref in decision.deciding) + "."
+            if gaps:
+                step.status = WARN
+                step.notes.extend(gap.note() for gap in gaps)
             return
-        recorded = inline.get(grant.user_policy_name)
-        if recorded is None:
+        if gaps and decision.kind in (
+            policies.DecisionKind.NO_ALLOW,
+            policies.DecisionKind.CONDITION_UNMET,
+        ):
+            explanation, fix = error_explanation(gaps[0].error, "read the role's policies")
             step.fail(
-                f"The user policy {grant.user_policy_name} is missing.",
-                f"{grant.grantee_name} has no policy allowing sts:AssumeRole on {self.role_arn}; "
-                "AWS denies the AssumeRole call even though the role trusts the account.",
-                "Re-apply the recorded user policy.",
-            )
-        else:
-            step.fail(
-                f"The user policy {grant.user_policy_name} is aimed at another role.",
-                f"It does not allow sts:AssumeRole on {self.role_arn}"
-                + (" (an explicit Deny blocks it)." if decision.explicit_deny else "."),
-                "Re-apply the recorded user policy.",
-            )
-
-    # -- 4 ---------------------------------------------------------------------------
-    def assume(self) -> None:
-        grant = self.grant
-        step = self.step("assume", "Live sts:AssumeRole")
-        if self.role_missing:
-            step.status, step.summary = SKIP, "Not run: the role does not exist."
-            return
-        access = self._assuming_identity()
-        if access is None:
-            step.status = SKIP
-            step.summary = (
-                "Not run: the trusted account is external. Name a local profile holding the "
-                "grantee's credentials to test live."
+                "Could not read the role's policies.",
+                explanation + " " + " ".join(gap.note() for gap in gaps),
+                fix,
+                gaps[0].error,
             )
             return
-        attempts, started = 0, time.monotonic()
-        delay = 1.0
-        # Retry only a denial nothing above explains, on a grant changed moments ago.
-        explained = any(s.status == FAIL for s in self.steps)
-        budget = (
-            settings.XACCT_VERIFY_PROPAGATION_RETRY_SECONDS
-            if self._recently_changed() and not explained
-            else 0
+        cause, summary, explanation, fix = denial_cause(
+            decision, action=LIST_QUEUES, resource='"*"', who=f"role {snap.role.name}"
         )
-        while True:
-            attempts += 1
-            try:
-                self.assumed = aws.role_assume(
-                    access,
-                    role_arn=self.role_arn,
-                    session_name=VERIFY_SESSION_NAME,
-                    external_id=grant.external_id,
-                    duration_seconds=900,
-                )
-                break
-            except aws.AwsError as exc:
-                elapsed = time.monotonic() - started
-                if exc.code == "AccessDenied" and elapsed + delay <= budget:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                explanation, fix = self._assume_explanation(exc.detail, attempts, elapsed)
-                step.fail(
-                    "AssumeRole was denied." if exc.code else "AssumeRole failed.",
-                    explanation,
-                    fix,
-                    exc.detail,
-                )
-                return
-        if attempts > 1:
-            step.notes.append(
-                f"Succeeded on attempt {attempts}: IAM changes take a while to propagate."
+        if cause == "no-allow":
+            summary = "The role's permissions do not allow sqs:ListQueues."
+            explanation = (
+                'With no policy allowing sqs:ListQueues on "*", listing queues with the '
+                "role's credentials is denied."
             )
-        step.summary = f"{self.acted_as} became {self.assumed.arn}."
-        if any(s.status == FAIL for s in self.steps[:3]):
-            step.notes.append(
-                "The live call succeeded although a check above failed: the AWS stand-in "
-                "does not enforce trust policies and external IDs; real AWS would."
+            fix = (
+                "Attach AmazonSQSReadOnlyAccess or AmazonSQSFullAccess, or re-apply the "
+                "recorded permission policies."
             )
+        step.fail(summary, explanation, fix)
 
-    def _assuming_identity(self) -> aws.AccountAccess | None:
-        grant = self.grant
-        if grant.grantee_profile:
-            self.acted_as = f"The grantee (profile {grant.grantee_profile})"
-            return aws.AccountAccess(
-                account_id=grant.trusted_aws_account_id,
-                region=grant.region,
-                method=aws.PROFILE,
-                profile_name=grant.grantee_profile,
+    # -- 3 -------------------------------------------------------------------------------
+    def explain_grantee(self) -> None:
+        grant, snap = self.grant, self.snap
+        step = self.step("user_policy", "The grantee's policies allow sts:AssumeRole on the role")
+        if not snap.grantee_read:
+            step.skip(
+                "Not checked: the trusted account is external; its administrator applies the "
+                "user policy."
+                if grant.grantee_name
+                else "Not checked: the grant names no grantee."
             )
-        trusted = grant.trusted_account
-        if trusted is None or not trusted.is_managed:
-            return None
-        self.acted_as = f"The portal in {trusted.name} ({trusted.get_access_method_display()})"
-        return trusted.access()
+            return
+        if snap.grantee_missing:
+            step.fail(
+                f"The grantee {grant.grantee_name} does not exist in {grant.trusted_account}.",
+                "The IAM principal the grant names was deleted or renamed.",
+                "Revoke the grant and create it for an existing principal.",
+            )
+            return
+        if grant.grantee_type == GranteeType.ROLE:
+            step.notes.append(
+                "The grantee is a role: assuming another role from a role session is role "
+                "chaining, which AWS limits to one hour (DurationSeconds ≤ 3600) whatever the "
+                "role's maximum session duration."
+            )
+        decision = self.evaluation.identity
+        gaps = snap.gaps_of("grantee")
+        step.notes.extend(decision.notes)
+        if snap.scp_note:
+            step.notes.append(snap.scp_note)
+        self._simulation_notes(step, decision)
+        if decision.allowed:
+            step.summary = "Allowed by " + ", ".join(ref.label() for ref in decision.deciding) + "."
+            if gaps:
+                step.status = WARN
+                step.notes.extend(gap.note() for gap in gaps)
+            return
+        if gaps and decision.kind in (
+            policies.DecisionKind.NO_ALLOW,
+            policies.DecisionKind.CONDITION_UNMET,
+        ):
+            explanation, fix = error_explanation(gaps[0].error, "read the grantee's policies")
+            step.fail(
+                "Could not read the grantee's policies.",
+                explanation + " " + " ".join(gap.note() for gap in gaps),
+                fix,
+                gaps[0].error,
+            )
+            return
+        cause, summary, explanation, fix = denial_cause(
+            decision, action=ASSUME, resource=self.role_arn, who=grant.grantee_name
+        )
+        if cause == "no-allow":
+            recorded = any(
+                s.kind in (policies.PolicyKind.USER_INLINE, policies.PolicyKind.ROLE_INLINE)
+                and s.name == grant.user_policy_name
+                for s in snap.grantee_sources
+            )
+            if not recorded:
+                summary = f"The user policy {grant.user_policy_name} is missing."
+                explanation = (
+                    f"{grant.grantee_name} has no policy allowing sts:AssumeRole on "
+                    f"{self.role_arn} (inline, managed or through a group); AWS denies the "
+                    "AssumeRole call even though the role trusts the account."
+                )
+            else:
+                summary = f"The user policy {grant.user_policy_name} is aimed at another role."
+                explanation = f"It does not allow sts:AssumeRole on {self.role_arn}."
+            fix = "Re-apply the recorded user policy."
+        step.fail(summary, explanation, fix)
+        if gaps:
+            step.notes.extend(gap.note() for gap in gaps)
 
-    def _recently_changed(self) -> bool:
+    def _simulation_notes(self, step: Step, decision: Any) -> None:
+        snap = self.snap
+        if snap.simulation_note:
+            step.notes.append(snap.simulation_note)
+        result = snap.simulation
+        if result is None:
+            return
+        ours = "allowed" if decision.allowed else "denied"
+        theirs = "allowed" if result.allowed else f"denied ({result.decision})"
+        step.notes.append(
+            f"AWS's policy simulator (iam:SimulatePrincipalPolicy): {theirs}; "
+            f"the portal's evaluation: {ours}."
+        )
+        # The simulator does not evaluate SCPs: an SCP denial is no disagreement.
+        if result.allowed != decision.allowed and decision.kind != policies.DecisionKind.SCP:
+            step.notes.append(
+                "They disagree: AWS's simulator is authoritative for the grantee's own "
+                "policies; the portal's verdict above may be wrong."
+            )
+            if step.status == PASS:
+                step.status = WARN
+
+    # -- 4 -------------------------------------------------------------------------------
+    def retry_for_propagation(self) -> None:
+        """Retry AssumeRole only when the static verdict allows, AWS denied it, and the
+        grant changed within XACCT_IAM_PROPAGATION_WINDOW_SECONDS (IAM is eventually
+        consistent); bounded by the retry budget and the deadline."""
+        probe = self.probe
+        if probe.assume_error is None or probe.assume_error.code != "AccessDenied":
+            return
+        if self.evaluation is None or not self.evaluation.decision.allowed:
+            return
+        if any(s.status == FAIL for s in self.steps):
+            return
         window = settings.XACCT_IAM_PROPAGATION_WINDOW_SECONDS
-        return (timezone.now() - self.grant.updated_at).total_seconds() < window
+        if (timezone.now() - self.grant.updated_at).total_seconds() >= window:
+            return
+        budget = settings.XACCT_VERIFY_PROPAGATION_RETRY_SECONDS
+        started, delay = time.monotonic(), 1.0
+        limit = aws.current_deadline()
+        while probe.assume_error is not None and probe.assume_error.code == "AccessDenied":
+            elapsed = time.monotonic() - started
+            left = limit.remaining() if limit is not None else float("inf")
+            if elapsed + delay > budget or delay + 1.0 > left:
+                break
+            time.sleep(delay)
+            delay *= 2
+            _probe(probe, self.role_arn, self.grant.external_id, self.grant.region)
+        self.retry_seconds = time.monotonic() - started
 
-    def _assume_explanation(
-        self, error: aws.AwsErrorDetail, attempts: int, elapsed: float
-    ) -> tuple[str, str]:
+    retry_seconds = 0.0
+
+    def explain_assume(self) -> None:
+        probe, snap = self.probe, self.snap
+        step = self.step("assume", "Live sts:AssumeRole")
+        if snap.role is None:
+            step.skip(
+                "Not run: the role does not exist."
+                if snap.role_missing
+                else "Not run: the role could not be read."
+            )
+            if probe.assumed is not None:
+                step.notes.append("The AWS stand-in answered anyway; its answer is not counted.")
+            return
+        if probe.access is None:
+            if self.grant.require_mfa:
+                step.skip(
+                    "Not run: the trust policy requires MFA and Test access has no MFA device; "
+                    "checked statically only."
+                )
+            else:
+                step.skip(
+                    "Not run: the trusted account is external. Name a local profile holding the "
+                    "grantee's credentials to test live."
+                )
+            return
+        if probe.assume_error is not None:
+            error = probe.assume_error
+            explanation, fix = self._assume_explanation(error)
+            step.fail(
+                "AssumeRole was denied." if error.code else "AssumeRole failed.",
+                explanation,
+                fix,
+                error,
+            )
+            return
+        assert probe.assumed is not None
+        if probe.attempts > 1:
+            step.notes.append(
+                f"Succeeded on attempt {probe.attempts}: IAM changes take a while to propagate."
+            )
+        step.summary = f"{probe.acted_as} became {probe.assumed.arn}."
+        if self.trust_cause in ("no-allow", "orphaned", "external-id", "mfa"):
+            step.notes.append(sandbox_note(cause=self.trust_cause))
+        failed = {s.key for s in self.steps if s.status == FAIL}
+        if not probe.as_grantee and "user_policy" in failed:
+            step.notes.append(
+                "The live call ran as the portal, not as the grantee: it cannot show the "
+                "grantee's own permissions (step 3)."
+            )
+
+    def _assume_explanation(self, error: aws.AwsErrorDetail) -> tuple[str, str]:
+        probe = self.probe
         if error.code != "AccessDenied":
-            return _error_explanation(error, "assume the role")
+            return error_explanation(error, "assume the role")
         failed = {s.key: s for s in self.steps if s.status == FAIL}
-        if "user_policy" in failed:
-            return (
-                failed["user_policy"].summary + " " + failed["user_policy"].explanation,
-                failed["user_policy"].fix,
-            )
+        for key in ("user_policy", "trust", "permissions"):
+            if key in failed and not (key == "user_policy" and not probe.as_grantee):
+                return failed[key].summary + " " + failed[key].explanation, failed[key].fix
         if "trust" in failed:
+            return failed["trust"].summary + " " + failed["trust"].explanation, failed["trust"].fix
+        if probe.attempts > 1:
             return (
-                failed["trust"].summary + " " + failed["trust"].explanation,
-                failed["trust"].fix,
-            )
-        if self.grant.require_mfa:
-            return (
-                "The trust policy requires MFA and the assuming identity has no MFA session.",
-                "Assume the role with --serial-number and --token-code (a 6-digit MFA code).",
-            )
-        if attempts > 1:
-            return (
-                f"Still denied after {attempts} attempts over {elapsed:.0f} s. The grant changed "
-                "recently: IAM is eventually consistent, so new policies can take a minute or "
-                "two to apply everywhere.",
+                f"Still denied after {probe.attempts} attempts over {self.retry_seconds:.0f} s. "
+                "The grant changed recently: IAM is eventually consistent, so new policies can "
+                "take a minute or two to apply everywhere.",
                 "Run Test access again in a minute.",
             )
         return (
-            f"{self.acted_as} may not assume {self.role_arn}: the trust policy or the "
-            "identity's own policies do not allow it.",
-            "Check the trust policy and the grantee's user policy (steps above).",
+            f"{probe.acted_as} may not assume {self.role_arn}, although the trust policy and "
+            "the policies the portal could read allow it: something it cannot see denies it "
+            "(an SCP, a permissions boundary, or a policy changed since the read).",
+            "Check the organization's SCPs and the identity's permissions boundary.",
         )
 
-    # -- 5 ---------------------------------------------------------------------------
-    def list_queues(self) -> None:
-        grant = self.grant
+    # -- 5 -------------------------------------------------------------------------------
+    def explain_list_queues(self) -> None:
+        grant, probe = self.grant, self.probe
         step = self.step("list_queues", f"Live sqs:ListQueues in {grant.region}")
-        if self.assumed is None:
-            step.status, step.summary = SKIP, "Not run: no temporary credentials."
-            return
-        try:
-            self.queue_urls = aws.queue_urls_as(self.assumed, region=grant.region)
-        except aws.AwsError as exc:
-            if exc.code == "AccessDenied":
-                explanation = (
-                    "The role's credentials may not list queues: its permissions lack "
-                    "sqs:ListQueues."
-                )
-                fix = "Attach AmazonSQSReadOnlyAccess, or re-apply the recorded permissions."
+        if self.snap.role is None or probe.assumed is None:
+            if probe.assume_error is not None and probe.assume_error.client_error == (
+                "DeadlineExceeded"
+            ):
+                step.skip("Not run: the deadline ran out before it.")
             else:
-                explanation, fix = _error_explanation(exc.detail, "list the queues")
-            step.fail("ListQueues failed.", explanation, fix, exc.detail)
+                step.skip("Not run: no temporary credentials.")
+            return
+        if probe.list_error is not None:
+            error = probe.list_error
+            if error.code == "AccessDenied":
+                permissions = next((s for s in self.steps if s.key == "permissions"), None)
+                if permissions is not None and permissions.status == FAIL:
+                    explanation, fix = (
+                        permissions.summary + " " + permissions.explanation,
+                        (permissions.fix),
+                    )
+                else:
+                    explanation = (
+                        "The role's credentials may not list queues: its permissions lack "
+                        "sqs:ListQueues."
+                    )
+                    fix = "Attach AmazonSQSReadOnlyAccess, or re-apply the recorded permissions."
+            elif error.code in REGION_TOKEN_CODES:
+                explanation, fix = region_token_explanation(
+                    region=grant.region, account_id=grant.trusting_account.account_id
+                )
+            else:
+                explanation, fix = error_explanation(error, "list the queues")
+            step.fail("ListQueues failed.", explanation, fix, error)
             return
         step.summary = (
-            f"{len(self.queue_urls)} queue(s)."
-            if self.queue_urls
+            f"{len(probe.queue_urls)} queue(s)."
+            if probe.queue_urls
             else f"No queues in {grant.region}: access works, there is nothing to list."
         )
 
+    def run(self) -> None:
+        self.gather_and_probe()
+        self.evaluate()
+        self.explain_trust()
+        self.explain_permissions()
+        self.explain_grantee()
+        self.retry_for_propagation()
+        self.explain_assume()
+        self.explain_list_queues()
 
-def _principals(document: dict) -> list[str]:
-    found: list[str] = []
-    for statement in document.get("Statement", []):
-        principal = statement.get("Principal")
-        if principal == "*":
-            found.append("*")
-        elif isinstance(principal, dict):
-            value = principal.get("AWS", [])
-            found.extend(value if isinstance(value, list) else [value])
-    return found
+    def outcome(self) -> str:
+        if any(s.status == FAIL for s in self.steps):
+            return VerificationOutcome.FAILED
+        if self.probe.listed and self.snap.role is not None:
+            return (
+                VerificationOutcome.PASSED_GRANTEE
+                if self.probe.as_grantee
+                else VerificationOutcome.PASSED_PORTAL
+            )
+        return VerificationOutcome.STATIC_ONLY
+
+
+_MESSAGES = {
+    VerificationOutcome.PASSED_GRANTEE: "Passed as the grantee",
+    VerificationOutcome.PASSED_PORTAL: "Passed as the portal",
+    VerificationOutcome.STATIC_ONLY: "Checked statically only; nothing live could run",
+}
 
 
 def grant_verify(
@@ -461,25 +928,27 @@ def grant_verify(
     actor: AbstractBaseUser | None,
     batch: VerificationBatch | None = None,
 ) -> Verification:
-    """Run Test access for the grant, save the evidence, and let the status follow it."""
+    """Run Test access for the grant, save the evidence, and let the status follow it.
+
+    Takes the grant and who asks (None: the system); returns the saved Verification.
+    The whole run (reads, live calls, propagation retries) ends within
+    XACCT_VERIFY_DEADLINE_SECONDS (10 s by default): a call still waiting then fails
+    its step with "did not answer within N s". Outcome: passed as the grantee (live
+    calls with the grantee's own profile), passed as the portal (live calls as the
+    portal in the trusted account), checked statically only (nothing live could run;
+    neither passed nor failing: last_verification_ok None), or failed. Raises
+    PermissionDenied when the actor may not verify.
+    """
     require(actor, "verify_grant")
     started_at = timezone.now()
     clock = time.monotonic()
     chain = _Chain(grant)
-    chain.check_trust()
-    chain.check_permissions()
-    chain.check_grantee_policy()
-    chain.assume()
-    chain.list_queues()
+    with aws.deadline(seconds=deadline_seconds()):
+        chain.run()
+    outcome = chain.outcome()
     failed = next((s for s in chain.steps if s.status == FAIL), None)
-    if failed:
-        outcome = VerificationOutcome.FAILED
-    elif chain.assumed is None:
-        outcome = VerificationOutcome.STATIC_ONLY
-    elif chain.grant.grantee_profile:
-        outcome = VerificationOutcome.PASSED_GRANTEE
-    else:
-        outcome = VerificationOutcome.PASSED_PORTAL
+    assumed = chain.probe.assumed if chain.snap.role is not None else None
+    queue_urls = chain.probe.queue_urls if chain.probe.listed else []
     with transaction.atomic():
         verification = Verification.objects.create(
             grant=grant,
@@ -489,16 +958,19 @@ def grant_verify(
             started_at=started_at,
             duration_ms=int((time.monotonic() - clock) * 1000),
             outcome=outcome,
-            acted_as=chain.acted_as,
+            acted_as=chain.probe.acted_as,
             steps=[s.as_dict() for s in chain.steps],
-            queue_urls=chain.queue_urls,
-            assumed_role_arn=chain.assumed.arn if chain.assumed else "",
+            queue_urls=queue_urls,
+            assumed_role_arn=assumed.arn if assumed else "",
         )
-        fields = {"last_verified_at": started_at, "last_verification_ok": failed is None}
+        ok: bool | None = (
+            None if outcome == VerificationOutcome.STATIC_ONLY else outcome != "failed"
+        )
+        fields: dict[str, Any] = {"last_verified_at": started_at, "last_verification_ok": ok}
         # update() leaves updated_at alone: a verification is not a change to the grant.
         Grant.objects.filter(pk=grant.pk).update(**fields)
         # The status follows only a live grant; a revoke that landed meanwhile wins.
-        status = GrantStatus.ACTIVE if failed is None else GrantStatus.FAILING
+        status = GrantStatus.FAILING if failed else GrantStatus.ACTIVE
         if Grant.objects.filter(
             pk=grant.pk, status__in=[GrantStatus.ACTIVE, GrantStatus.FAILING]
         ).update(status=status):
@@ -514,8 +986,14 @@ def grant_verify(
             grant=grant,
             target_arn=chain.role_arn,
             error=error,
-            request_id=chain.assumed.request_id if chain.assumed else "",
-            message=(failed.summary if failed else f"Passed; {len(chain.queue_urls)} queue(s)."),
+            request_id=assumed.request_id if assumed else "",
+            message=(
+                failed.summary
+                if failed
+                else f"{_MESSAGES[outcome]}; {len(queue_urls)} queue(s)."
+                if outcome != VerificationOutcome.STATIC_ONLY
+                else _MESSAGES[outcome] + "."
+            ),
         )
     return verification
 

@@ -70,6 +70,11 @@ class Command(BaseCommand):
                     f"PASS  #{grant.pk} {grant.planned_role_arn}: "
                     f"{len(verification.queue_urls)} queue(s) ({verification.duration_ms} ms)"
                 )
+            elif verification.failed_step is None:
+                line = self.style.WARNING(
+                    f"STATIC #{grant.pk} {grant.planned_role_arn}: checked statically only, "
+                    "nothing live could run"
+                )
             else:
                 failed += 1
                 step = verification.failed_step or {}

@@ -1,0 +1,266 @@
+"""Test access as a pipeline: verdicts that agree with AWS for the setups people really use.
+
+Each case of issue 10 runs against in-process moto (access control on where the
+live call must be denied as AWS would): permissions through groups, Deny
+statements wherever they are attached, MFA in the trust policy, external trusted
+accounts, orphaned principals, boundaries and SCPs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from grants import aws, services
+from grants.aws import core, sandbox
+from grants.models import AccessMethod, Grant, GrantStatus, Verification, VerificationOutcome
+
+from .conftest import make_account
+from .test_services_grants import ROLE, draft
+
+pytestmark = pytest.mark.django_db
+
+ROLE_ARN = f"arn:aws:iam::111122223333:role/{ROLE}"
+HOGE_APP = "arn:aws:iam::444455556666:user/hoge-app"
+
+
+def provisioned(piyo, hoge, **overrides: Any) -> Grant:  # type: ignore[no-untyped-def]
+    """The grant's two halves made directly in the sandbox accounts, and its record active."""
+    overrides.setdefault("grantee_profile", "")
+    grant = draft(piyo, hoge, **overrides)
+    arn, _ = aws.role_create(
+        piyo.access(),
+        name=grant.role_name,
+        path=grant.role_path,
+        trust_policy=json.dumps(grant.trust_policy),
+        description=grant.role_description,
+        max_session_duration=grant.max_session_duration,
+        tags={"xacct:grant": "test"},
+    )
+    for policy_arn in grant.managed_policy_arns:
+        aws.role_policy_attach(piyo.access(), role_name=grant.role_name, policy_arn=policy_arn)
+    if hoge is not None and hoge.access_method != AccessMethod.EXTERNAL:
+        aws.user_policy_put(
+            hoge.access(),
+            user_name=grant.grantee_name,
+            policy_name=grant.user_policy_name,
+            document=json.dumps(grant.user_policy),
+        )
+    grant.role_arn = arn
+    grant.status = GrantStatus.ACTIVE
+    grant.save()
+    return grant
+
+
+def verify(grant: Grant) -> tuple[Verification, dict[str, dict]]:
+    verification = services.grant_verify(grant=grant, actor=None)
+    return verification, {step["key"]: step for step in verification.steps}
+
+
+def iam(account, method: str, **params: Any) -> Any:  # type: ignore[no-untyped-def]
+    return core.call(account.access(), "iam", method, **params)
+
+
+def page_text(verification: Verification) -> str:
+    return json.dumps(verification.steps)
+
+
+ASSUME_THE_ROLE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "AssumeIt", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROLE_ARN}
+    ],
+}
+DENY_ASSUME = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyAssume",
+            "Effect": "Deny",
+            "Action": "sts:AssumeRole",
+            "Resource": "arn:aws:iam::111122223333:role/*",
+        }
+    ],
+}
+
+
+def move_permission_to_group(hoge, grant: Grant, *, managed: bool) -> None:  # type: ignore[no-untyped-def]
+    """hoge-app's sts:AssumeRole comes only from a group: the user policy is deleted."""
+    aws.user_policy_delete(
+        hoge.access(), user_name=grant.grantee_name, policy_name=grant.user_policy_name
+    )
+    iam(hoge, "create_group", GroupName="readers")
+    iam(hoge, "add_user_to_group", GroupName="readers", UserName="hoge-app")
+    if managed:
+        arn = iam(
+            hoge,
+            "create_policy",
+            PolicyName="assume-piyo",
+            PolicyDocument=json.dumps(ASSUME_THE_ROLE),
+        )["Policy"]["Arn"]
+        iam(hoge, "attach_group_policy", GroupName="readers", PolicyArn=arn)
+    else:
+        iam(
+            hoge,
+            "put_group_policy",
+            GroupName="readers",
+            PolicyName="assume-piyo",
+            PolicyDocument=json.dumps(ASSUME_THE_ROLE),
+        )
+
+
+@pytest.mark.parametrize("managed", [False, True], ids=["group-inline", "group-managed"])
+def test_an_allow_through_a_group_passes_as_the_grantee(enforcing, piyo, hoge, managed) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    move_permission_to_group(hoge, grant, managed=managed)
+    verification, steps = verify(grant)
+    assert verification.outcome == VerificationOutcome.PASSED_GRANTEE, verification.steps
+    assert [s["status"] for s in verification.steps] == ["pass"] * 5
+    assert "of group readers" in steps["user_policy"]["summary"]
+    assert len(verification.queue_urls) == 3
+    grant.refresh_from_db()
+    assert (grant.status, grant.last_verification_ok) == (GrantStatus.ACTIVE, True)
+
+
+def count_assume_calls() -> list[str]:
+    calls: list[str] = []
+    aws.gateway().events.register(
+        "before-call.sts.AssumeRole",
+        lambda params, **kw: calls.append(str(params["body"]["RoleArn"])),
+    )
+    return calls
+
+
+def add_deny_group(hoge) -> None:  # type: ignore[no-untyped-def]
+    iam(hoge, "create_group", GroupName="blockers")
+    iam(hoge, "add_user_to_group", GroupName="blockers", UserName="hoge-app")
+    iam(
+        hoge,
+        "put_group_policy",
+        GroupName="blockers",
+        PolicyName="deny-assume",
+        PolicyDocument=json.dumps(DENY_ASSUME),
+    )
+
+
+@pytest.mark.parametrize("profile", [sandbox.GRANTEE_PROFILE, ""], ids=["grantee", "portal"])
+def test_a_deny_in_a_group_fails_naming_the_group_and_the_policy(
+    enforcing, piyo, hoge, profile, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.XACCT_VERIFY_PROPAGATION_RETRY_SECONDS = 5
+    grant = provisioned(piyo, hoge, grantee_profile=profile)
+    add_deny_group(hoge)
+    calls = count_assume_calls()
+    verification, steps = verify(grant)
+    assert verification.outcome == VerificationOutcome.FAILED
+    step = steps["user_policy"]
+    assert step["status"] == "fail"
+    assert step["summary"] == (
+        "An explicit Deny in the inline policy deny-assume of group blockers blocks "
+        f"sts:AssumeRole on {ROLE_ARN}."
+    )
+    assert '"DenyAssume"' in step["explanation"]
+    assert "take hoge-app out of group blockers" in step["fix"]
+    assert "eventually consistent" not in page_text(verification)
+    assert calls.count(ROLE_ARN) == 1  # no propagation retries
+    if profile:
+        assert steps["assume"]["status"] == "fail"
+        assert steps["assume"]["error"]["code"] == "AccessDenied"
+        assert "deny-assume of group blockers" in steps["assume"]["explanation"]
+    else:
+        assert "ran as the portal, not as the grantee" in " ".join(steps["assume"]["notes"])
+    grant.refresh_from_db()
+    assert (grant.status, grant.last_verification_ok) == (GrantStatus.FAILING, False)
+
+
+@pytest.mark.parametrize("profile", [sandbox.GRANTEE_PROFILE, ""], ids=["grantee", "portal"])
+def test_a_deny_in_a_managed_policy_fails_naming_it(enforcing, piyo, hoge, profile) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge, grantee_profile=profile)
+    arn = iam(hoge, "create_policy", PolicyName="no-piyo", PolicyDocument=json.dumps(DENY_ASSUME))[
+        "Policy"
+    ]["Arn"]
+    iam(hoge, "attach_user_policy", UserName="hoge-app", PolicyArn=arn)
+    calls = count_assume_calls()
+    verification, steps = verify(grant)
+    assert not verification.passed
+    assert steps["user_policy"]["summary"] == (
+        f"An explicit Deny in the managed policy {arn} of user hoge-app blocks "
+        f"sts:AssumeRole on {ROLE_ARN}."
+    )
+    assert calls.count(ROLE_ARN) == 1
+
+
+def test_an_mfa_condition_in_the_trust_policy_is_named_as_the_cause(enforcing, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    trust = json.loads(json.dumps(grant.trust_policy))
+    trust["Statement"][0]["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    iam(piyo, "update_assume_role_policy", RoleName=ROLE, PolicyDocument=json.dumps(trust))
+    verification, steps = verify(grant)
+    assert verification.outcome == VerificationOutcome.FAILED
+    step = steps["trust"]
+    assert step["summary"] == "The trust policy requires MFA."
+    assert "aws:MultiFactorAuthPresent" in step["explanation"]
+    assert "--serial-number" in step["fix"] and "--token-code" in step["fix"]
+    assert "not account" not in page_text(verification)
+    # moto lets the live call through; the page says why that proves nothing.
+    assert steps["assume"]["status"] == "pass"
+    assert "does not enforce MFA conditions" in " ".join(steps["assume"]["notes"])
+
+
+def test_an_external_trusted_account_without_a_profile_is_checked_statically_only(
+    aws_world, piyo, client, django_user_model
+) -> None:  # type: ignore[no-untyped-def]
+    external = make_account(
+        account_id=sandbox.HOGE.account_id,
+        name="hoge-external",
+        owner_email=sandbox.HOGE.owner_email,
+        access_method=AccessMethod.EXTERNAL,
+        hub_role_name="",
+    )
+    grant = provisioned(piyo, external)
+    calls = count_assume_calls()
+    listed: list[str] = []
+    aws.gateway().events.register("before-call.sqs.ListQueues", lambda **kw: listed.append("x"))
+    verification, steps = verify(grant)
+    assert verification.outcome == VerificationOutcome.STATIC_ONLY
+    assert not verification.passed
+    assert calls == [] and listed == []
+    assert [steps[k]["status"] for k in ("assume", "list_queues")] == ["skip", "skip"]
+    assert "No queues" not in page_text(verification)
+    grant.refresh_from_db()
+    assert grant.last_verification_ok is None
+    assert grant.status == GrantStatus.ACTIVE
+    user = django_user_model.objects.create_superuser(username="bob", password="correct-horse-9")
+    client.force_login(user)
+    body = client.get(grant.get_absolute_url()).content.decode()
+    assert "checked statically only" in body
+    assert "No queues" not in body and "Test access passed" not in body
+    out = io.StringIO()
+    call_command("verify_grants", "--workers", "1", stdout=out)  # exit 1 only on a failure
+    assert f"STATIC #{grant.pk}" in out.getvalue()
+    assert "1 verified, 0 failed." in out.getvalue()
+
+
+def test_an_orphaned_principal_in_the_trust_policy_is_explained(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge, trust_scope="principal", trusted_principal_arn=HOGE_APP)
+    orphaned = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "AIDAJQABLZS4A3QDU576Q"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam(piyo, "update_assume_role_policy", RoleName=ROLE, PolicyDocument=json.dumps(orphaned))
+    verification, steps = verify(grant)
+    assert not verification.passed
+    assert steps["trust"]["summary"] == (
+        "The trust policy names a deleted principal (AIDAJQABLZS4A3QDU576Q)."
+    )
+    assert "Re-apply the recorded trust policy" in steps["trust"]["fix"]
