@@ -344,7 +344,7 @@ def scp_levels_of(
             else:
                 raise TypeError("SCPs: give levels of PolicySource, or PolicySource, not both.")
         return list(levels.values())
-    return [list(level) for level in scps]  # type: ignore[arg-type]
+    return [list(level) for level in scps]
 
 
 def _account_of(resource: str) -> str:
