@@ -828,3 +828,45 @@ def test_a_flat_list_of_scps_is_grouped_into_levels_by_target(
     assert decision.kind == kind
     if kind == DecisionKind.SCP:
         assert decision.policy is not None and decision.policy.name == "sqs-only"
+
+
+KEY = f"arn:aws:kms:ap-northeast-1:{TRUSTING}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(
+    ("key_policy_principal", "kind"),
+    [
+        pytest.param(
+            f"arn:aws:iam::{TRUSTING}:root", DecisionKind.ALLOW, id="key-policy-delegates-to-iam"
+        ),
+        pytest.param(
+            f"arn:aws:iam::{TRUSTING}:user/key-admin",
+            DecisionKind.NO_ALLOW,
+            id="key-policy-names-someone-else",
+        ),
+    ],
+)
+def test_a_kms_key_policy_is_required_even_in_the_same_account(
+    key_policy_principal: str, kind: DecisionKind
+) -> None:
+    key_policy = PolicySource(
+        PolicyKind.RESOURCE,
+        "default",
+        doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": key_policy_principal},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ),
+        "key 1234abcd",
+    )
+    evaluation = run(
+        principal=LOCAL_USER,
+        identity=[user_inline(allow("kms:*", "*"))],
+        resource_policy=key_policy,
+        action="kms:Decrypt",
+        resource=KEY,
+    )
+    assert evaluation.decision.kind == kind

@@ -10,7 +10,9 @@ or denied within an account" and "Cross-account policy evaluation logic":
    a principal in a member account, however it was granted.
 3. Cross-account: the resource-based policy (for AssumeRole, the role's trust policy)
    and the caller's identity side must both allow.
-4. Same account: a role's trust policy must always allow AssumeRole. A resource-based
+4. Same account: a role's trust policy must always allow AssumeRole, and a KMS key
+   policy must always allow use of its key (the two policies IAM permissions alone
+   cannot stand in for). Otherwise a resource-based
    policy that names the caller's own ARN (a user, an assumed-role session) or `*`
    grants on its own; one that names the caller's role ARN grants within the role's
    permissions boundary; one that names only the account leaves the decision to the
@@ -347,6 +349,11 @@ def scp_levels_of(
     return [list(level) for level in scps]
 
 
+def _service_of(resource: str) -> str:
+    parts = resource.split(":", 5)
+    return parts[2] if len(parts) == 6 and parts[0] == "arn" else ""
+
+
 def _account_of(resource: str) -> str:
     parts = resource.split(":", 5)
     return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
@@ -501,14 +508,20 @@ def evaluate_request(
     if scp is not None:
         return final(scp)
     # 3. The resource-based policy where it is required.
-    trust = resource_policy is not None and resource_policy.kind == PolicyKind.TRUST
+    required = resource_policy is not None and (
+        resource_policy.kind == PolicyKind.TRUST or _service_of(request.resource) == "kms"
+    )
     if cross_account and resource_decision is None:
         return final(
             Decision(False, DecisionKind.NO_ALLOW),
             f"A cross-account request needs a resource-based policy that allows it; none was "
             f"given for {request.resource}.",
         )
-    if (cross_account or trust) and resource_decision is not None and not resource_decision.allowed:
+    if (
+        (cross_account or required)
+        and resource_decision is not None
+        and not resource_decision.allowed
+    ):
         return final(resource_decision)
     # 4. Same account: a resource-based policy naming the caller may grant on its own.
     if not cross_account and resource_scan is not None and resource_scan.allowed:
