@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import AuditEvent, AwsAccount
+from .models import AuditEvent, AwsAccount, Operation, OperationStep
 
 
 @admin.register(AwsAccount)
@@ -20,6 +20,36 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_name", "target_arn", "request_id", "message"]
 
     # The audit trail is append-only, also for superusers.
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+class OperationStepInline(admin.TabularInline):
+    model = OperationStep
+    extra = 0
+    can_delete = False
+    fields = ["position", "call", "account", "target_arn", "state", "request_id", "attempts"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Operation)
+class OperationAdmin(admin.ModelAdmin):
+    """Read-only: operations change only through their worker (grants.services.operations)."""
+
+    list_display = ["pk", "created_at", "kind", "state", "grant", "actor_name", "attempts"]
+    list_filter = ["kind", "state"]
+    search_fields = ["actor_name", "message"]
+    inlines = [OperationStepInline]
+
     def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
 

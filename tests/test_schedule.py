@@ -23,9 +23,14 @@ def scheduled_commands() -> list[list[str]]:
     return jobs
 
 
-def test_the_crontab_schedules_expiry_reverification_and_pruning() -> None:
+def test_the_crontab_schedules_recovery_expiry_reverification_and_pruning() -> None:
     names = [job[0] for job in scheduled_commands()]
-    assert names == ["expire_grants", "verify_grants", "prune_db_task_results"]
+    assert names == [
+        "recover_operations",
+        "expire_grants",
+        "verify_grants",
+        "prune_db_task_results",
+    ]
 
 
 @pytest.mark.parametrize("job", scheduled_commands(), ids=lambda job: job[0])
@@ -35,5 +40,5 @@ def test_each_scheduled_command_exists_and_accepts_its_options(job: list[str], t
     command = load_command_class(get_commands()[name], name)
     parser = command.create_parser("manage.py", name)
     options = vars(parser.parse_args(arguments))  # exits (SystemExit) on a bad option
-    if name != "prune_db_task_results":
+    if name in ("expire_grants", "verify_grants"):
         assert options["enqueue"] is True  # cron only queues; the workers do the work
