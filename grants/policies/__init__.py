@@ -12,7 +12,7 @@ from typing import Any
 
 from grants.policies.conditions import KNOWN_OPERATORS, evaluate_condition, parse_operator
 from grants.policies.evaluation import (
-    _action_applies,
+    action_applies,
     evaluate_policies,
     evaluate_request,
     request_context,
@@ -178,7 +178,7 @@ def has_valid_characters(document: dict) -> bool:
 
 def action_matches(statement: dict, action: str) -> bool:
     """Whether a statement's Action (or NotAction) covers `action` (case-insensitive)."""
-    return _action_applies(statement, action)
+    return action_applies(statement, action)
 
 
 def principal_admits(principal_block: Any, principal_arn: str) -> bool:

@@ -197,7 +197,7 @@ def _scan_statement(
         else:
             scan.notes.append(f"{ref.label()} names no Principal; it applies to nobody.")
             return
-    if not _action_applies(statement, request.action):
+    if not action_applies(statement, request.action):
         return
     resource_applies = _resource_applies(statement, request.resource, context, variables)
     if resource_applies is None:
@@ -253,7 +253,8 @@ def _keys_of(condition: Any, operator: str) -> list[str]:
     return [""]
 
 
-def _action_applies(statement: dict, action: str) -> bool:
+def action_applies(statement: dict, action: str) -> bool:
+    """Whether a statement's Action (or NotAction) covers `action`, case-insensitively."""
     if "NotAction" in statement:
         return not any(action_matches_pattern(p, action) for p in as_list(statement["NotAction"]))
     return any(action_matches_pattern(p, action) for p in as_list(statement.get("Action")))

@@ -115,6 +115,7 @@ def glob(pattern: str, value: str, *, case: bool = True) -> bool:
 
 
 def glob_chunks(chunks: Chunks, value: str, *, case: bool = True) -> bool:
+    """Whether expanded chunks (from `expand`) match the whole of `value`."""
     return _fullmatch(chunks_regex(chunks), value, case=case)
 
 
