@@ -870,3 +870,68 @@ def test_a_kms_key_policy_is_required_even_in_the_same_account(
         resource=KEY,
     )
     assert evaluation.decision.kind == kind
+
+
+GRANTEE_ROLE = f"arn:aws:iam::{TRUSTED}:role/apps/batch"
+GRANTEE_SESSION = f"arn:aws:sts::{TRUSTED}:assumed-role/batch/nightly"
+
+
+def role_policy(kind: PolicyKind, *statements: dict) -> PolicySource:
+    return PolicySource(kind, "assume-piyo", doc(*statements), "role batch")
+
+
+ROLE_GRANTEES = [
+    pytest.param(
+        GRANTEE_SESSION,
+        GRANTEE_ROLE,
+        PolicyKind.ROLE_INLINE,
+        DecisionKind.ALLOW,
+        id="session-trust-names-role",
+    ),
+    pytest.param(
+        GRANTEE_ROLE,
+        GRANTEE_ROLE,
+        PolicyKind.ROLE_MANAGED,
+        DecisionKind.ALLOW,
+        id="role-arn-trust-names-role",
+    ),
+    pytest.param(
+        GRANTEE_SESSION,
+        f"arn:aws:iam::{TRUSTED}:root",
+        PolicyKind.ROLE_MANAGED,
+        DecisionKind.ALLOW,
+        id="session-trust-names-account",
+    ),
+    pytest.param(
+        GRANTEE_SESSION,
+        f"arn:aws:iam::{TRUSTED}:role/other",
+        PolicyKind.ROLE_INLINE,
+        DecisionKind.NO_ALLOW,
+        id="trust-names-another-role",
+    ),
+    pytest.param(
+        GRANTEE_SESSION,
+        USER,
+        PolicyKind.ROLE_INLINE,
+        DecisionKind.NO_ALLOW,
+        id="trust-names-a-user",
+    ),
+]
+
+
+@pytest.mark.parametrize(("principal", "trusted", "kind", "expected"), ROLE_GRANTEES)
+def test_role_grantees(
+    principal: str, trusted: str, kind: PolicyKind, expected: DecisionKind
+) -> None:
+    evaluation = run(
+        principal=principal,
+        identity=[role_policy(kind, allow(Sid="AssumePiyo"))],
+        resource_policy=trust(trusted),
+    )
+    assert evaluation.cross_account
+    assert evaluation.decision.kind == expected
+    if expected == DecisionKind.ALLOW:
+        words = "inline" if kind == PolicyKind.ROLE_INLINE else "managed"
+        assert evaluation.decision.deciding[0].label() == (
+            f'statement "AssumePiyo" of the {words} policy assume-piyo of role batch'
+        )
