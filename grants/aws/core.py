@@ -341,7 +341,10 @@ def translate(exc: Exception, *, service: str, operation: str) -> AwsError:
     current deadline ran out while the call waited."""
     if isinstance(exc, AwsError):
         return exc
-    if _deadline_passed() and not isinstance(exc, ClientError):
+    limit = _deadline.get()
+    # A call given the last of the time (its timeouts cut to it) ends within a tier
+    # (0.25 s) of the deadline: its timeout is the deadline's.
+    if limit is not None and limit.remaining() < 0.3 and not isinstance(exc, ClientError):
         return deadline_error(service=service, operation=operation)
     return error_from_exception(exc, service=service, operation=operation)
 

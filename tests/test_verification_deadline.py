@@ -1,0 +1,120 @@
+"""One total deadline: Test access answers in time with AWS hung, and says which step ran out."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.urls import reverse
+
+from grants import aws, services
+from grants.models import VerificationOutcome
+
+from .test_aws_gateway import PIYO
+from .test_verification_pipeline import provisioned
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hung_endpoint() -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_call_inside_a_deadline_gives_up_when_it_runs_out(
+    moto_aws, settings, hung_endpoint
+) -> None:  # type: ignore[no-untyped-def]
+    settings.AWS_ENDPOINT_URL = hung_endpoint
+    started = time.monotonic()
+    with pytest.raises(aws.AwsError) as caught, aws.deadline(seconds=1.5):
+        aws.caller_identity(PIYO)
+    elapsed = time.monotonic() - started
+    assert caught.value.detail.client_error == "DeadlineExceeded"
+    assert "did not answer within 1.5 s" in caught.value.detail.message
+    assert elapsed < 2.5
+
+
+def test_a_call_after_the_deadline_is_not_made(moto_aws) -> None:  # type: ignore[no-untyped-def]
+    sent: list[str] = []
+    aws.gateway().events.register("before-send", lambda **kw: sent.append("sent"))
+    with pytest.raises(aws.AwsError) as caught, aws.deadline(seconds=0.01):
+        time.sleep(0.05)
+        aws.caller_identity(PIYO)
+    assert caught.value.detail.client_error == "DeadlineExceeded"
+    assert sent == []
+
+
+def test_a_nested_deadline_never_extends_the_outer_one() -> None:
+    with aws.deadline(seconds=1) as outer, aws.deadline(seconds=30) as inner:
+        assert inner is outer
+        assert aws.current_deadline() is outer
+    assert aws.current_deadline() is None
+
+
+def test_threads_started_for_concurrent_reads_carry_the_deadline() -> None:
+    seen: list[object] = []
+    with aws.deadline(seconds=5) as limit:
+        reads = aws.Concurrent(max_workers=4)
+        for _ in range(4):
+            reads.submit(aws.current_deadline, then=lambda value, error: seen.append(value))
+        reads.run()
+    assert seen == [limit] * 4
+
+
+def test_test_access_answers_within_twelve_seconds_with_aws_hung(
+    aws_world, piyo, hoge, settings, hung_endpoint, user_client
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge)
+    settings.AWS_ENDPOINT_URL = hung_endpoint
+    started = time.monotonic()
+    response = user_client.post(reverse("grant_verify", args=[grant.pk]), HTTP_HX_REQUEST="true")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 12
+    verification = grant.verifications.get()
+    assert verification.outcome == VerificationOutcome.FAILED
+    steps = {step["key"]: step for step in verification.steps}
+    errors = [s["error"]["client_error"] for s in verification.steps if s.get("error")]
+    assert errors and set(errors) <= {"DeadlineExceeded", "ReadTimeoutError"}
+    # The step that was waiting says it got no answer (a call's own read timeout, 4 s,
+    # or the deadline's 10 s, whichever came first); the live listing never ran.
+    assert "did not answer" in steps["trust"]["explanation"]
+    assert steps["list_queues"]["status"] == "skip"
+
+
+def test_the_deadline_is_a_setting(aws_world, piyo, hoge, settings, hung_endpoint) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge)
+    settings.AWS_ENDPOINT_URL = hung_endpoint
+    settings.XACCT_VERIFY_DEADLINE_SECONDS = 2
+    started = time.monotonic()
+    verification = services.grant_verify(grant=grant, actor=None)
+    assert time.monotonic() - started < 3.5
+    steps = {step["key"]: step for step in verification.steps}
+    assert steps["trust"]["error"]["client_error"] == "DeadlineExceeded"
+    assert "did not answer within 2 s" in steps["trust"]["explanation"]
+    assert steps["list_queues"]["summary"] == "Not run: the deadline ran out before it."
