@@ -31,6 +31,7 @@ USER = f"arn:aws:iam::{TRUSTED}:user/hoge-app"
 LOCAL_USER = f"arn:aws:iam::{TRUSTING}:user/piyo-admin"
 LOCAL_SESSION = f"arn:aws:sts::{TRUSTING}:assumed-role/ops/alice"
 QUEUE = f"arn:aws:sqs:ap-northeast-1:{TRUSTING}:orders"
+STRANGER_ROOT = "arn:aws:iam::999988887777:root"
 ASSUME = "sts:AssumeRole"
 
 
@@ -185,7 +186,7 @@ PRECEDENCE = [
     pytest.param(
         dict(identity=[group_inline(allow(resource=f"arn:aws:iam::{TRUSTING}:role/other"))]),
         DecisionKind.NO_ALLOW,
-        None,
+        PolicyKind.GROUP_INLINE,
         id="allow-aimed-at-another-role",
     ),
 ]
@@ -935,3 +936,19 @@ def test_role_grantees(
         assert evaluation.decision.deciding[0].label() == (
             f'statement "AssumePiyo" of the {words} policy assume-piyo of role batch'
         )
+
+
+def test_a_trust_policy_that_admits_nobody_is_named_as_lacking_the_allow() -> None:
+    evaluation = run(identity=[user_inline(allow())], resource_policy=trust(STRANGER_ROOT))
+    assert evaluation.decision.kind == DecisionKind.NO_ALLOW
+    assert evaluation.decision.policy is not None
+    assert evaluation.decision.policy.kind == PolicyKind.TRUST
+
+
+def test_no_allow_among_several_identity_policies_names_no_single_policy() -> None:
+    evaluation = run(
+        identity=[user_inline(allow("s3:*", "*")), group_inline(allow("sqs:*", "*"))],
+        resource_policy=trust(),
+    )
+    assert evaluation.decision.kind == DecisionKind.NO_ALLOW
+    assert evaluation.decision.policy is None

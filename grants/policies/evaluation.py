@@ -73,6 +73,7 @@ class _Scan:
     unmet: list[UnmetCondition] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sources: list[PolicySource] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -132,6 +133,7 @@ def _scan(
 ) -> _Scan:
     scan = _Scan()
     for source in sources:
+        scan.sources.append(source)
         document = document_of(source)
         if document is None:
             scan.notes.append(f"{source.label()} is not a JSON policy document; it is ignored.")
@@ -312,7 +314,9 @@ def _decide(scan: _Scan) -> Decision:
         return Decision(
             False, DecisionKind.CONDITION_UNMET, policy=scan.unmet[0].statement.source, **common
         )
-    return Decision(False, DecisionKind.NO_ALLOW, **common)
+    # No statement to name: a lone policy is still the one that lacks the Allow.
+    lone = scan.sources[0] if len(scan.sources) == 1 else None
+    return Decision(False, DecisionKind.NO_ALLOW, policy=lone, **common)
 
 
 def evaluate_policies(request: Request, policies: Sequence[PolicySource]) -> Decision:
@@ -322,7 +326,8 @@ def evaluate_policies(request: Request, policies: Sequence[PolicySource]) -> Dec
     caller through Principal/NotPrincipal; identity-based ones ignore Principal).
     Out: a Decision: EXPLICIT_DENY when a matching Deny applies, ALLOW when a matching
     Allow does, else CONDITION_UNMET (an Allow matched but for its conditions, named
-    in `unmet`) or NO_ALLOW. Raises nothing for malformed documents: they are noted.
+    in `unmet`) or NO_ALLOW (its `policy` is the policy when only one was given).
+    Raises nothing for malformed documents: they are noted.
     """
     caller = parse_caller(request.principal_arn)
     return _decide(_scan(policies, request, caller, request_context(request, caller)))
