@@ -142,3 +142,28 @@ def test_the_audit_page_filters_by_outcome(user_client, moto_aws, piyo) -> None:
     assert "Nothing recorded yet" in body
     body = user_client.get(reverse("audit_list"), {"outcome": "success"}).content.decode()
     assert "Connection checked" in body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"account_id": "４４４４５５５５６６６６"}, "FULLWIDTH DIGIT FOUR"),
+        ({"account_id": "٤٤٤٤٥٥٥٥٦٦٦٦"}, "ARABIC-INDIC DIGIT FOUR"),
+        ({"partition": "aws-cn"}, "is in the aws partition, but the account is in aws-cn"),
+        ({"default_region": "cn-north-1"}, "is in the aws-cn partition, but the account is in aws"),
+        ({"hub_role_name": "naïve"}, "LATIN SMALL LETTER I WITH DIAERESIS"),
+        ({"hub_external_id": "ｅｘｔｅｒｎａｌ"}, "FULLWIDTH LATIN SMALL LETTER E"),
+    ],
+)
+def test_it_refuses_what_aws_would(user_client, overrides, message) -> None:  # type: ignore[no-untyped-def]
+    response = user_client.post(reverse("account_create"), form_data(**overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not AwsAccount.objects.exists()
+
+
+def test_it_registers_an_account_in_another_partition(user_client) -> None:  # type: ignore[no-untyped-def]
+    data = form_data(partition="aws-us-gov", default_region="us-gov-west-1")
+    response = user_client.post(reverse("account_create"), data)
+    assert response.status_code == 302
+    assert AwsAccount.objects.get().default_region == "us-gov-west-1"

@@ -230,3 +230,109 @@ def test_retry_after_a_failure_completes_the_grant(user_client, aws_world, piyo,
     grant.refresh_from_db()
     assert grant.status == GrantStatus.ACTIVE
     assert "Created arn:aws:iam::111122223333:role/piyo-sqs" in response.content.decode()
+
+
+# --- input rules from the AWS API model, refused at their step -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "messages"),
+    [
+        ({"role_name": "naïve"}, ["Use 1–64 letters", "“ï” (LATIN SMALL LETTER I WITH DIAERESIS)"]),
+        ({"role_name": "ロール"}, ["Use 1–64 letters", "KATAKANA LETTER RO"]),
+        ({"role_path": "//"}, ["A path starts and ends with /", "“//” does not have that form"]),
+        ({"role_path": "/a//b/"}, ["A path starts and ends with /", "empty segment (//)"]),
+        ({"role_description": "説明"}, ["Latin-1", "CJK UNIFIED IDEOGRAPH"]),
+    ],
+)
+def test_the_role_step_refuses_what_aws_would(user_client, aws_world, piyo, data, messages) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    response = step(user_client, "role", role_step(piyo, **data))
+    body = response.content.decode()
+    assert response.context["wizard"]["steps"].current == "role"
+    for message in messages:
+        assert message in body
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("account_id", "named"),
+    [
+        ("４４４４５５５５６６６６", "FULLWIDTH DIGIT FOUR"),
+        ("٤٤٤٤٥٥٥٥٦٦٦٦", "ARABIC-INDIC DIGIT FOUR"),
+    ],
+)
+def test_the_trusted_step_refuses_non_ascii_digits_in_an_account_id(
+    user_client, aws_world, piyo, account_id, named
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    response = step(
+        user_client, "trusted", {"trusted_aws_account_id": account_id, "trust_scope": "account"}
+    )
+    body = response.content.decode()
+    assert response.context["wizard"]["steps"].current == "trusted"
+    assert "An AWS account ID is exactly 12 digits 0–9" in body
+    assert named in body
+
+
+def test_the_trusted_step_refuses_a_principal_that_does_not_exist(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    ghost = f"arn:aws:iam::{hoge.account_id}:user/ghost"
+    response = step(
+        user_client,
+        "trusted",
+        trusted_step(hoge, trust_scope="principal", trusted_principal_arn=ghost),
+    )
+    body = response.content.decode()
+    assert response.context["wizard"]["steps"].current == "trusted"
+    assert "has no IAM user named ghost" in body
+    assert "Invalid principal in policy" in body
+    response = step(
+        user_client,
+        "trusted",
+        trusted_step(
+            hoge,
+            trust_scope="principal",
+            trusted_principal_arn=f"arn:aws:iam::{hoge.account_id}:user/{sandbox.GRANTEE_USER}",
+        ),
+    )
+    assert response.context["wizard"]["steps"].current == "permissions"
+
+
+def test_the_grantee_step_refuses_japanese_policy_names(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    step(user_client, "permissions", permissions_step())
+    response = step(
+        user_client,
+        "grantee",
+        {"grantee_name": sandbox.GRANTEE_USER, "user_policy_name": "ポリシー"},
+    )
+    body = response.content.decode()
+    assert response.context["wizard"]["steps"].current == "grantee"
+    assert "AWS&#x27;s rule for policy names" in body
+    assert "KATAKANA LETTER PO" in body
+
+
+def test_an_invalid_principal_from_aws_is_explained_on_the_grant(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from botocore.awsrequest import AWSResponse
+
+    def refuse(**kwargs: Any) -> Any:
+        message = 'Invalid principal in policy: "AWS":"arn:aws:iam::444455556666:user/gone"'
+        http = AWSResponse("https://iam.amazonaws.com/", 400, {}, None)
+        error = {"Code": "MalformedPolicyDocument", "Message": message, "Type": "Sender"}
+        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    aws.gateway().events.register("before-call.iam.CreateRole", refuse)
+    walk_to_review(user_client, piyo, hoge)
+    response = step(user_client, "review", {})
+    page = user_client.get(response.url).content.decode()
+    assert "MalformedPolicyDocument" in page
+    assert "names an IAM user or role that does not exist" in page
