@@ -16,6 +16,11 @@ urlpatterns = [
     path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),
     path("grants/<int:pk>/retry/", views.grant_retry, name="grant_retry"),
     path("grants/<int:pk>/operation/", views.grant_operation, name="grant_operation"),
+    path(
+        "grants/<int:pk>/operation/resume/",
+        views.grant_operation_resume,
+        name="grant_operation_resume",
+    ),
     path("grants/<int:pk>/verify/", views.grant_verify, name="grant_verify"),
     path("grants/<int:pk>/revoke/", views.grant_revoke, name="grant_revoke"),
     path("grants/<int:pk>/expiry/", views.grant_expiry, name="grant_expiry"),

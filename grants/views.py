@@ -487,6 +487,7 @@ def _operation_context(grant: Grant) -> dict[str, Any]:
         "operation": latest,
         "operation_steps": list(latest.steps.select_related("account")) if latest else [],
         "operation_running": running,
+        "operation_stalled": running and services.operation_stalled(latest),
         "can_retry": not running
         and (grant.status == GrantStatus.FAILED or grant.status == GrantStatus.PARTIAL)
         and not partly_revoked,
@@ -504,6 +505,19 @@ def grant_operation(request: HttpRequest, pk: int) -> HttpResponse:
         # Finished: reload the whole page so that status, buttons and audit trail follow.
         response["HX-Refresh"] = "true"
     return response
+
+
+@permission_required("grants.manage_grant", raise_exception=True)
+@require_POST
+def grant_operation_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a stalled operation again (its worker died and no recovery ran yet)."""
+    grant = get_object_or_404(Grant, pk=pk)
+    op = services.open_operation(grant)
+    if op is not None and services.operation_resume(operation=op, actor=request.user):
+        messages.info(request, f"{op.get_kind_display()} of {grant.role_name} resumed.")
+    else:
+        messages.info(request, "Nothing to resume: no stalled operation on this grant.")
+    return redirect(grant)
 
 
 def _documents(grant: Grant) -> list[tuple[str, str, str]]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -451,6 +452,26 @@ def operations_recover(*, now: datetime | None = None) -> list[int]:
     return handled
 
 
+def operation_stalled(op: Operation, *, now: datetime | None = None) -> bool:
+    """Whether nobody is working on an open operation: running with its lease expired
+    before `now` (default: the current time), or queued for longer than the lease."""
+    now = now or timezone.now()
+    if op.state == OperationState.RUNNING:
+        return op.lease_expires_at is None or op.lease_expires_at < now
+    return op.state == OperationState.QUEUED and op.created_at < now - _lease()
+
+
+def operation_resume(*, operation: Operation, actor: AbstractBaseUser | None) -> bool:
+    """Queue a stalled operation's task again (see `operation_stalled`); return whether
+    it was queued. The task's lease claim makes a second runner a no-op. Raises
+    `PermissionDenied` without the grant manager role."""
+    require(actor, "manage_grant")
+    if not operation.is_open or not operation_stalled(operation):
+        return False
+    _enqueue(operation)
+    return True
+
+
 def _task_waiting(task_id: str) -> bool:
     """Whether the operation's task still waits in the database queue for a worker."""
     from ..tasks import queued_in_database
@@ -461,7 +482,7 @@ def _task_waiting(task_id: str) -> bool:
 
     try:
         return DBTaskResult.objects.filter(id=task_id, status="READY").exists()
-    except (ValueError, TypeError, Exception):  # a task id from another backend
+    except (ValueError, ValidationError):  # a task id from another backend
         return False
 
 
