@@ -126,6 +126,28 @@ class QueryIntegerRangeMiddleware:
         return None
 
 
+class AwsDeadlineMiddleware:
+    """Bound the AWS calls of every request to one total deadline.
+
+    Every gateway call a view makes (Check connection, Discover, Check drift, the
+    wizard's live checks, Test access) ends by XACCT_REQUEST_AWS_DEADLINE_SECONDS
+    (seconds, float) after the request came in, so a page answers well inside the
+    server's timeout (gunicorn's default: 30 s) even with AWS hung. A call that runs
+    out of time raises the gateway's AwsError (client error "DeadlineExceeded"),
+    which views show as any AWS failure. Deadlines set inside (Test access has its
+    own) can only shorten it (grants.aws.deadline).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from . import aws
+
+        with aws.deadline(seconds=settings.XACCT_REQUEST_AWS_DEADLINE_SECONDS):
+            return self.get_response(request)
+
+
 def has_recent_authentication(request: HttpRequest) -> bool:
     proved = request.session.get(AUTHENTICATED, 0)
     return time.time() - proved <= settings.XACCT_REAUTH_MINUTES * 60

@@ -28,6 +28,7 @@ MUTATIONS = {
     "/grants/verify/": "verify_grant",
     "/grants/{grant}/expiry/": "manage_grant",
     "/grants/{grant}/drift/": "verify_grant",
+    "/grants/{grant}/operation/resume/": "manage_grant",
 }
 PAGES = {
     "/": "view_grant",
@@ -39,6 +40,7 @@ PAGES = {
     "/grants/new/": "manage_grant",
     "/grants/{grant}/": "view_grant",
     "/grants/{grant}/revoke/": "manage_grant",
+    "/grants/{grant}/operation/": "view_grant",
     "/verifications/batch/{batch}/": "view_grant",
     "/audit/": "view_auditevent",
 }

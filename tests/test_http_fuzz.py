@@ -161,7 +161,14 @@ PAGE_PARAMETERS = {
 }
 ADMIN_PARAMETERS = ["p", "o", "q", "e", "_facets", "all", "pk__in", "id__exact"]
 # Pages with an id in the URL: the id itself is fuzzed too.
-ID_PAGES = ["/accounts/{}/", "/accounts/{}/edit/", "/grants/{}/", "/verifications/batch/{}/"]
+ID_PAGES = [
+    "/accounts/{}/",
+    "/accounts/{}/edit/",
+    "/grants/{}/",
+    "/grants/{}/operation/",
+    "/grants/{}/revoke/",
+    "/verifications/batch/{}/",
+]
 
 
 def assert_answered(response) -> None:  # type: ignore[no-untyped-def]

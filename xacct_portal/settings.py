@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "grants.middleware.PermissionDeniedAuditMiddleware",
     # Out-of-range integers in a query (ids, pages, the admin's filters) get a 400.
     "grants.middleware.QueryIntegerRangeMiddleware",
+    # Every AWS call a request makes ends within XACCT_REQUEST_AWS_DEADLINE_SECONDS.
+    "grants.middleware.AwsDeadlineMiddleware",
     # Last, as django-axes asks: it turns lockouts into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -192,6 +194,9 @@ AWS_SANDBOX = env.bool("XACCT_SANDBOX", default=False)
 AWS_CONNECT_TIMEOUT = env.float("XACCT_AWS_CONNECT_TIMEOUT", default=3.0)
 AWS_READ_TIMEOUT = env.float("XACCT_AWS_READ_TIMEOUT", default=4.0)
 AWS_TOTAL_MAX_ATTEMPTS = env.int("XACCT_AWS_TOTAL_MAX_ATTEMPTS", default=2)
+# All the AWS calls of one web request end within this many seconds in total, so
+# every page answers inside 12 s (and the server's timeout) even with AWS hung.
+XACCT_REQUEST_AWS_DEADLINE_SECONDS = env.float("XACCT_REQUEST_AWS_DEADLINE_SECONDS", default=10.0)
 # Test access: AccessDenied within this many seconds of a grant change is
 # retried (IAM is eventually consistent) for at most the retry budget.
 XACCT_IAM_PROPAGATION_WINDOW_SECONDS = env.int("XACCT_IAM_PROPAGATION_WINDOW_SECONDS", default=120)
