@@ -25,10 +25,12 @@ def provision(piyo, hoge, **overrides) -> Grant:  # type: ignore[no-untyped-def]
 
 
 def test_a_grant_being_revoked_cannot_be_revoked_twice(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from grants.models import Operation, OperationKind
+
     grant = provision(piyo, hoge)
     stale = Grant.objects.get(pk=grant.pk)
-    Grant.objects.filter(pk=grant.pk).update(revoke_requested_at="2026-01-01T00:00Z")
-    with pytest.raises(services.NotRevocable):
+    Operation.objects.create(grant=grant, kind=OperationKind.REVOKE, actor_name="alice")
+    with pytest.raises(services.GrantBusy, match="already being revoked by alice"):
         services.grant_revoke(grant=stale, actor=None)
 
 
@@ -42,8 +44,11 @@ def test_reapply_refuses_revoked_grants(aws_world, piyo, hoge) -> None:  # type:
 def test_reapply_refuses_a_role_that_belongs_to_another_grant(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
     grant = provision(piyo, hoge)
     aws.role_tag(piyo.access(), role_name=ROLE, tags={"xacct:grant": "999"})
-    with pytest.raises(ValueError, match="belongs to grant #999"):
-        services.grant_reapply(grant=grant, actor=None)
+    grant = services.grant_reapply(grant=grant, actor=None)
+    operation = grant.operations.order_by("-pk").first()
+    assert operation.state == "failed"
+    assert "belongs to grant #999" in operation.message
+    assert not operation.steps.exists()  # nothing was sent
 
 
 def test_retry_reports_a_role_name_taken_meanwhile(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]

@@ -250,11 +250,22 @@ def _claim_grant(grant: Grant, kind: str) -> None:
 
     grants = Grant.objects.filter(pk=grant.pk)
     if kind == OperationKind.PROVISION:
-        claimed = (
-            grants.filter(status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT])
-            .filter(Q(revoke_requested_at__isnull=True) | ~Q(status=GrantStatus.PARTIAL))
-            .update(status=GrantStatus.PROVISIONING, revoke_requested_at=None)
-        )
+        try:
+            with transaction.atomic():
+                claimed = (
+                    grants.filter(
+                        status__in=[GrantStatus.FAILED, GrantStatus.PARTIAL, GrantStatus.DRAFT]
+                    )
+                    .filter(Q(revoke_requested_at__isnull=True) | ~Q(status=GrantStatus.PARTIAL))
+                    .update(status=GrantStatus.PROVISIONING, revoke_requested_at=None)
+                )
+        except IntegrityError:
+            # A failed grant is not live; provisioning makes it live again, which the
+            # unique live role name per account refuses while another grant has it.
+            raise GrantBusy(
+                f"Another grant now uses the role name {grant.role_name} in "
+                f"{grant.trusting_account}; revoke one of them first."
+            ) from None
         if not claimed:
             current = Grant.objects.get(pk=grant.pk)
             if open_operation(current) is not None:
