@@ -381,7 +381,9 @@ class PermissionsStepForm(BootstrapMixin, forms.Form):
         region = default_region
         if self.is_bound:
             typed = self.data.get(self.add_prefix("region"), "").strip()
-            if typed and region_partition(typed) is not None:
+            # Only a real region of the account's partition is worth a ListQueues call.
+            partition = trusting_account.partition if trusting_account else "aws"
+            if typed and region_partition(typed) == partition:
                 region = typed
         self.queue_region = region
         names: list[str] = []

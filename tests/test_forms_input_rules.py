@@ -319,3 +319,14 @@ def test_grantee_step_refuses_names_aws_would(field: str, value: str) -> None:
     )
     assert not form.is_valid()
     assert field in form.errors
+
+
+def test_queues_are_listed_only_in_a_region_of_the_trusting_accounts_partition(piyo) -> None:  # type: ignore[no-untyped-def]
+    lookup = StubLookup()
+    data = {"permission_set": "queues", "region": "cn-north-1", "max_session_duration": 3600}
+    form = PermissionsStepForm(data=data, trusting_account=piyo, lookup=lookup)
+    assert lookup.asked == [("queues", piyo.access(), piyo.default_region)]
+    assert not form.is_valid()
+    data["region"] = "eu-west-1"
+    PermissionsStepForm(data=data, trusting_account=piyo, lookup=lookup)
+    assert lookup.asked[-1] == ("queues", piyo.access(), "eu-west-1")
