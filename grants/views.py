@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -71,6 +71,23 @@ def _ids(values: list[str]) -> list[int]:
     return ids
 
 
+def _page(request: HttpRequest, items: Any) -> Page:
+    """The page of `items` that `?page=` asks for (PAGE_SIZE a page).
+
+    A page number that is not one, or out of range, shows the nearest page
+    (Paginator.get_page) and says so, rather than failing.
+    """
+    paginator = Paginator(items, PAGE_SIZE)
+    asked = request.GET.get("page", "").strip()
+    page = paginator.get_page(asked)
+    if asked and asked != str(page.number):
+        messages.warning(
+            request,
+            f"There is no page {asked[:20]}; showing page {page.number} of {paginator.num_pages}.",
+        )
+    return page
+
+
 @permission_required("grants.view_grant", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
     live = Grant.objects.filter(status__in=VERIFIABLE)
@@ -111,7 +128,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
             | Q(account_id__contains=query)
             | Q(owner_email__icontains=query)
         )
-    page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _page(request, accounts)
     return render(request, "grants/account_list.html", {"page": page, "query": query})
 
 
@@ -196,9 +213,12 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             events = events.filter(action=data["action"])
         if data["outcome"]:
             events = events.filter(outcome=data["outcome"])
+    elif form.is_bound:
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        messages.warning(request, f"The filters were not applied ({problems}).")
     if request.GET.get("format") == "csv":
         return _audit_csv(events)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _page(request, events)
     export = request.GET.copy()
     export["format"] = "csv"
     export.pop("page", None)
@@ -271,6 +291,9 @@ def grant_list(request: HttpRequest) -> HttpResponse:
     account = request.GET.get("account", "")
     for account_pk in _ids([account]):
         grants = grants.filter(Q(trusting_account_id=account_pk) | Q(trusted_account_id=account_pk))
+    if account and not _ids([account]):
+        messages.warning(request, "The account filter names no account; it was ignored.")
+        account = ""
     query = request.GET.get("q", "").strip()
     if query:
         grants = grants.filter(
@@ -282,7 +305,7 @@ def grant_list(request: HttpRequest) -> HttpResponse:
         )
     sort = request.GET.get("sort", "newest")
     grants = grants.order_by(GRANT_SORTS.get(sort, "-created_at"), "-pk")
-    page = Paginator(grants, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _page(request, grants)
     return render(
         request,
         "grants/grant_list.html",

@@ -365,3 +365,19 @@ def test_no_audit_filter_gets_a_5xx(fuzz_client, filters: dict[str, str], csv: b
     assert_answered(response)
     if csv and response.status_code == 200:
         b"".join(response.streaming_content)  # the export streams to its end
+
+
+def test_a_page_number_that_is_not_one_shows_the_first_page_and_says_so(user_client) -> None:  # type: ignore[no-untyped-def]
+    body = user_client.get("/accounts/", {"page": "abc"}).content.decode()
+    assert "There is no page abc; showing page 1 of 1." in body
+    body = user_client.get("/grants/", {"page": "-1"}).content.decode()
+    assert "There is no page -1; showing page 1 of 1." in body
+    assert "There is no page" not in user_client.get("/audit/", {"page": "1"}).content.decode()
+
+
+def test_a_malformed_filter_is_ignored_with_a_message(user_client) -> None:  # type: ignore[no-untyped-def]
+    body = user_client.get("/grants/", {"account": "abc"}).content.decode()
+    assert "The account filter names no account; it was ignored." in body
+    body = user_client.get("/audit/", {"grant": "-5", "account": "abc"}).content.decode()
+    assert "The filters were not applied" in body
+    assert "grant:" in body and "account:" in body
