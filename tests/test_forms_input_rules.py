@@ -330,3 +330,28 @@ def test_queues_are_listed_only_in_a_region_of_the_trusting_accounts_partition(p
     data["region"] = "eu-west-1"
     PermissionsStepForm(data=data, trusting_account=piyo, lookup=lookup)
     assert lookup.asked[-1] == ("queues", piyo.access(), "eu-west-1")
+
+
+def test_the_gateway_check_raises_errors_other_than_no_such_entity(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from botocore.awsrequest import AWSResponse
+
+    assert aws.principal_arn(hoge.access(), principal_type="user", name="ghost") is None
+    assert aws.principal_arn(hoge.access(), principal_type="role", name="ghost") is None
+
+    def deny(**kwargs: Any) -> Any:
+        http = AWSResponse("https://iam.amazonaws.com/", 403, {}, None)
+        error = {"Code": "AccessDenied", "Message": "not authorized to iam:GetUser"}
+        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    aws.reset()  # clients copy the session's hooks when made: start afresh
+    aws.gateway().events.register("before-call.iam.GetUser", deny)
+    with pytest.raises(aws.AwsError) as caught:
+        aws.principal_arn(hoge.access(), principal_type="user", name=sandbox.GRANTEE_USER)
+    assert caught.value.code == "AccessDenied"
+    form = trusted_form(
+        piyo, trusted_account=hoge.pk, trust_scope="principal", trusted_principal_arn=HOGE_APP
+    )
+    assert not form.is_valid()
+    message = form.errors["trusted_principal_arn"][0]
+    assert "iam:GetUser AccessDenied: not authorized to iam:GetUser" in message
+    assert "has no IAM user" not in message
