@@ -92,3 +92,23 @@ def test_the_browser_gets_the_policy_and_refuses_inline_script(
     page.wait_for_timeout(200)  # the console message arrives asynchronously
     violations = page.console_errors  # type: ignore[attr-defined]
     assert any("Content Security Policy" in message for message in violations), violations
+
+
+def test_discovery_labels_the_hub_role_and_offers_no_import(
+    page: Page, running_portal: RunningPortal
+) -> None:
+    log_in(page, running_portal)
+    page.goto(running_portal.url + "/accounts/")
+    page.get_by_test_id("account-table").get_by_role("link", name="piyo").click()
+    page.get_by_role("button", name="Discover cross-account roles").click()
+    hub = page.locator('tr[data-role="OrganizationAccountAccessRole"]')
+    expect(hub.get_by_test_id("portal-access-role")).to_have_text("the portal's access role")
+    expect(hub.get_by_test_id("portal-access-explanation")).to_contain_text("cut the portal off")
+    expect(hub.get_by_role("button", name="Import as grant")).to_have_count(0)
+    assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+def test_background_work_runs_on_a_worker_by_default(running_portal: RunningPortal) -> None:
+    printed = running_portal.output.read_text()
+    assert "run by a db_worker beside the portal (as in production)" in printed
+    assert "Expiry:            every 60 s" in printed
