@@ -152,28 +152,14 @@ class AwsReader:
         return state
 
 
-def open_operations() -> list[tuple[int, int | None, str]]:
-    """(operation id, grant id, state) of every operation not finished, if operations exist."""
-    try:
-        from grants.models import Operation  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    finished = _finished_operation_states(Operation)
+def open_operations() -> list[tuple[int, int, str]]:
+    """(operation id, grant id, state) of every operation still queued or running."""
+    from grants.models import Operation
+
     return [
         (op.pk, op.grant_id, op.state)
-        for op in Operation.objects.exclude(state__in=finished).order_by("pk")
+        for op in Operation.objects.filter(state__in=Operation.OPEN).order_by("pk")
     ]
-
-
-def _finished_operation_states(model: Any) -> set[str]:
-    """The terminal states of an operation, as the model declares them."""
-    for name in ("FINISHED_STATES", "TERMINAL_STATES", "DONE_STATES"):
-        states = getattr(model, name, None)
-        if states:
-            return {str(s) for s in states}
-    choices = model._meta.get_field("state").choices
-    terminal_words = ("succeeded", "done", "failed", "rolled", "cancel", "finished", "abandon")
-    return {value for value, _ in choices if any(w in value for w in terminal_words)}
 
 
 def disagreements(reader: AwsReader) -> list[Disagreement]:

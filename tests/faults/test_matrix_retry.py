@@ -1,0 +1,23 @@
+"""Fault matrix, retry: every AWS call it makes x every fault kind.
+
+After each fault the proxy is healed and recovery runs; then AWS and the
+records must not disagree (see checker.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .proxy import FaultKind
+from .scenarios import SCENARIOS, run_cell
+
+pytestmark = pytest.mark.django_db
+SCENARIO = SCENARIOS["retry"]
+
+
+@pytest.mark.parametrize("kind", list(FaultKind), ids=str)
+@pytest.mark.parametrize("call", SCENARIO.calls)
+def test_retry_leaves_aws_and_records_agreeing(fault_world, call: str, kind: FaultKind) -> None:  # type: ignore[no-untyped-def]
+    cell = run_cell(fault_world, SCENARIO, call, kind)
+    assert cell.fired, f"the operation never made {call}: {fault_world.proxy.calls()}"
+    assert cell.new == [], cell.report()
