@@ -592,6 +592,13 @@ class _Chain:
             )
             return
         step.summary = f"{role.arn} admits {principal}."
+        if decision.orphaned_principals:
+            step.status = WARN
+            step.notes.append(
+                "The trust policy also names deleted principals ("
+                + ", ".join(decision.orphaned_principals)
+                + "): IAM shows a trusted user or role by its unique ID once it is deleted."
+            )
         if required_ids:
             step.notes.append("Requires ExternalId (passed by Test access).")
         if grant.require_mfa:

@@ -1,6 +1,8 @@
-"""In Chromium: Test access shows the queue URLs, then explains a removed user policy."""
+"""In Chromium: Test access lists queues, explains a removed user policy, names a Deny group."""
 
 from __future__ import annotations
+
+import json
 
 import boto3
 import pytest
@@ -84,3 +86,85 @@ def test_test_access_lists_queues_then_explains_a_missing_user_policy(
     expect(row).to_contain_text("Failing verification")
     row.get_by_role("button", name="Test access").click()
     expect(page.locator("tr", has_text="piyo-test-access")).to_contain_text("is missing")
+
+
+def hoge_admin_iam(portal: RunningPortal, monkeypatch):  # type: ignore[no-untyped-def]
+    """Outside the portal: hoge's administrator, acting through hoge's hub role."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(portal.state_dir / "aws" / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(portal.state_dir / "aws" / "credentials"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    portal_identity = boto3.session.Session(profile_name="xacct-portal")
+    endpoint = portal_identity.client("sts").meta.endpoint_url
+    credentials = portal_identity.client("sts").assume_role(
+        RoleArn="arn:aws:iam::444455556666:role/OrganizationAccountAccessRole",
+        RoleSessionName="hoge-admin",
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="ap-northeast-1",
+    ).client("iam", endpoint_url=endpoint)
+
+
+def test_a_grant_through_a_group_passes_then_a_deny_group_is_named(
+    page: Page, running_portal: RunningPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_in(page, running_portal)
+    role_arn = create_grant(page, running_portal, "piyo-via-group")
+    iam = hoge_admin_iam(running_portal, monkeypatch)
+    # hoge's administrator grants through a group, as most organizations do.
+    iam.delete_user_policy(UserName="hoge-app", PolicyName="xacct-assume-piyo-via-group")
+    iam.create_group(GroupName="queue-readers")
+    iam.put_group_policy(
+        GroupName="queue-readers",
+        PolicyName="assume-piyo",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+                ],
+            }
+        ),
+    )
+    iam.add_user_to_group(GroupName="queue-readers", UserName="hoge-app")
+
+    page.get_by_role("button", name="Test access").click()
+    outcome = page.get_by_test_id("verification-outcome")
+    expect(outcome).to_contain_text("Test access passed as the grantee")
+    expect(page.locator('[data-step="user_policy"]')).to_contain_text("of group queue-readers")
+
+    iam.create_group(GroupName="no-cross-account")
+    iam.put_group_policy(
+        GroupName="no-cross-account",
+        PolicyName="deny-assume",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyAssume",
+                        "Effect": "Deny",
+                        "Action": "sts:AssumeRole",
+                        "Resource": "arn:aws:iam::111122223333:role/*",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.add_user_to_group(GroupName="no-cross-account", UserName="hoge-app")
+
+    page.get_by_role("button", name="Test access").click()
+    expect(outcome).to_contain_text("Test access failed")
+    grantee_step = page.locator('[data-step="user_policy"]')
+    expect(grantee_step).to_have_attribute("data-status", "fail")
+    expect(grantee_step).to_contain_text(
+        "An explicit Deny in the inline policy deny-assume of group no-cross-account"
+    )
+    assume = page.locator('[data-step="assume"]')
+    expect(assume.get_by_test_id("step-error")).to_contain_text("AccessDenied")
+    expect(assume.get_by_test_id("explanation")).to_contain_text("group no-cross-account")
+    expect(page.get_by_test_id("grant-status")).to_have_text("Failing verification")
+    assert page.console_errors == []  # type: ignore[attr-defined]
