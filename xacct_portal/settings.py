@@ -203,6 +203,8 @@ XACCT_IAM_PROPAGATION_WINDOW_SECONDS = env.int("XACCT_IAM_PROPAGATION_WINDOW_SEC
 XACCT_VERIFY_PROPAGATION_RETRY_SECONDS = env.float(
     "XACCT_VERIFY_PROPAGATION_RETRY_SECONDS", default=20.0
 )
+# Test access's one total deadline across its steps (reads, live calls, retries).
+XACCT_VERIFY_DEADLINE_SECONDS = env.float("XACCT_VERIFY_DEADLINE_SECONDS", default=10.0)
 # How many grants `verify_grants` (run in the foreground) tests at once.
 # Roles the portal acts through besides the registered accounts' hub roles (comma-separated
 # names, e.g. the role behind a named profile): never imported, changed, revoked or deleted.
