@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from django.core.exceptions import ValidationError
+from django.test import override_settings
 
 from grants import aws, policies, services
 from grants.aws import sandbox
@@ -52,6 +53,16 @@ def draft(piyo: AwsAccount, hoge: AwsAccount | None, **overrides: Any) -> Grant:
     grant = services.grant_draft(**fields)
     grant.request_token = uuid.uuid4()
     return grant
+
+
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+def provisioned(grant: Grant) -> Grant:
+    """Provision at once, whatever the task backend: for tests whose subject is other work
+    queued for the workers (the provisioning operation then never waits in their queue)."""
+    with override_settings(TASKS=IMMEDIATE_TASKS):
+        return services.grant_provision(grant=grant, actor=None)
 
 
 def inject_failure(operation: str, code: str = "LimitExceeded") -> list[str]:

@@ -15,6 +15,8 @@ from grants.models import (
     BatchItemState,
     Grant,
     GrantStatus,
+    Operation,
+    OperationKind,
     Verification,
     VerificationBatch,
     VerificationBatchItem,
@@ -22,13 +24,13 @@ from grants.models import (
 from grants.services import authz
 from grants.tasks import expire_grants, verify_batch_item
 
-from .test_services_grants import draft
+from .test_services_grants import draft, provisioned
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def provision(piyo, hoge, name: str) -> Grant:  # type: ignore[no-untyped-def]
-    grant = services.grant_provision(grant=draft(piyo, hoge, role_name=name), actor=None)
+    grant = provisioned(draft(piyo, hoge, role_name=name))
     assert grant.status == GrantStatus.ACTIVE
     return grant
 
@@ -211,7 +213,7 @@ def test_expiry_goes_ahead_of_queued_verifications_and_is_not_queued_twice(
 def test_an_overlapping_expiry_run_skips_a_grant_another_revoke_has(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
     taken, free = provision(piyo, hoge, "taken"), provision(piyo, hoge, "free")
     Grant.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    Grant.objects.filter(pk=taken.pk).update(revoke_requested_at=timezone.now())  # in progress
+    Operation.objects.create(grant=taken, kind=OperationKind.REVOKE)  # a revoke in progress
 
     expired = services.grants_expire()
 

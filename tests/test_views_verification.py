@@ -8,16 +8,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from grants import aws, services
+from grants import aws
 from grants.models import Grant, GrantStatus, Verification
 
-from .test_services_grants import draft
+from .test_services_grants import draft, provisioned
 
 pytestmark = pytest.mark.django_db
 
 
 def provision(piyo, hoge, name: str = "piyo-sqs-for-hoge") -> Grant:  # type: ignore[no-untyped-def]
-    grant = services.grant_provision(grant=draft(piyo, hoge, role_name=name), actor=None)
+    grant = provisioned(draft(piyo, hoge, role_name=name))
     assert grant.status == GrantStatus.ACTIVE
     return grant
 

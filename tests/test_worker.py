@@ -20,7 +20,7 @@ from grants.aws.core import call
 from grants.models import Grant, GrantStatus, PermissionSet, Verification
 from grants.services import authz
 
-from .test_services_grants import draft
+from .test_services_grants import draft, provisioned
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 GRANTS = 200
@@ -49,8 +49,8 @@ def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
         # policies at 2,048 characters in all, so one user cannot hold 200 grants.
         grantee = f"app-{n:03d}"
         call(hoge.access(), "iam", "create_user", UserName=grantee)
-        grant = services.grant_provision(
-            grant=draft(
+        grant = provisioned(
+            draft(
                 piyo,
                 hoge,
                 role_name=f"worker-{n:03d}",
@@ -60,8 +60,7 @@ def test_two_worker_processes_verify_two_hundred_grants_each_exactly_once(
                 queue_names=QUEUES,
                 queue_actions=["sqs:ReceiveMessage"],
                 allow_list_queues=True,
-            ),
-            actor=None,
+            )
         )
         assert grant.status == GrantStatus.ACTIVE, grant.last_error
         grants.append(grant)

@@ -17,6 +17,7 @@ from .operations import (
     NotRevocable,
     OperationRefused,
     StepSpec,
+    _operation_begin,
     operation_run,
     operation_start,
 )
@@ -118,7 +119,7 @@ def grants_expire(*, now: datetime | None = None) -> list[Grant]:
     return those this run revoked or tried to, with their outcome.
 
     The revokes run here, in this process (the caller is a task worker or the
-    `expire_grants` command), not on other workers. A grant another operation
+    `expire_grants` command), not queued for other workers. A grant another operation
     holds is left to it; a grant on a role the portal acts through is refused
     (and audited) each time.
     """
@@ -129,13 +130,13 @@ def grants_expire(*, now: datetime | None = None) -> list[Grant]:
     done = []
     for grant in due:
         try:
-            op = operation_start(
+            op = _operation_begin(
                 grant=grant, kind=OperationKind.REVOKE, actor=None, params={"expired": True}
             )
         except (NotRevocable, GrantBusy, OperationRefused):
             continue
-        # Under the database backend the operation's task also waits in the queue;
-        # whoever claims the lease first runs it, the other finds it finished.
+        # Run here, not queued: if this process dies, the lease (or, before the claim,
+        # the queued operation's age) lets recovery finish it.
         operation_run(operation_id=op.pk)
         grant.refresh_from_db()
         done.append(grant)

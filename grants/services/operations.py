@@ -225,6 +225,19 @@ def operation_start(
     revoke, `ValueError` for a re-apply or adopt of a grant that is not live.
     With the immediate task backend the operation has run when this returns.
     """
+    op = _operation_begin(grant=grant, kind=kind, actor=actor, params=params)
+    _enqueue(op)
+    return op
+
+
+def _operation_begin(
+    *,
+    grant: Grant,
+    kind: str,
+    actor: AbstractBaseUser | None,
+    params: dict[str, Any] | None,
+) -> Operation:
+    """`operation_start` without the enqueue: for a caller that runs it itself."""
     require(actor, "manage_grant")
     kind = OperationKind(kind)
     params = dict(params or {})
@@ -235,11 +248,9 @@ def operation_start(
     try:
         with transaction.atomic():
             _claim_grant(grant, kind)
-            op = _operation_create(grant, kind, actor, params, specs)
+            return _operation_create(grant, kind, actor, params, specs)
     except IntegrityError:
         raise GrantBusy(busy_message(grant)) from None
-    _enqueue(op)
-    return op
 
 
 def _claim_grant(grant: Grant, kind: str) -> None:
