@@ -110,11 +110,11 @@ def expiry_runs(database: Path) -> list[str]:
 def test_by_default_a_worker_runs_expiry_and_two_sigterms_stop_everything(
     tmp_path: Path,
 ) -> None:
-    sandbox, port, state_dir, log = start_sandbox(tmp_path, "--expiry-interval", "1")
+    sandbox, port, state_dir, log = start_sandbox(tmp_path, "--schedule-interval", "1")
     try:
         wait_until_served(sandbox, port, log, worker=True)
         assert "run by a db_worker beside the portal" in log.read_text()
-        assert "Expiry:            every 1 s" in log.read_text()
+        assert "Scheduled jobs:    every 1 s" in log.read_text()
 
         # The sandbox's timer queues expiry; the worker (not the portal) runs it.
         deadline = time.monotonic() + 60
@@ -136,7 +136,9 @@ def test_by_default_a_worker_runs_expiry_and_two_sigterms_stop_everything(
 
 
 def test_immediate_runs_no_worker(tmp_path: Path) -> None:
-    sandbox, port, state_dir, log = start_sandbox(tmp_path, "--immediate", "--expiry-interval", "0")
+    sandbox, port, state_dir, log = start_sandbox(
+        tmp_path, "--immediate", "--schedule-interval", "0"
+    )
     try:
         wait_until_served(sandbox, port, log, worker=False)
         time.sleep(2)  # a worker, were one started, would be up by now
@@ -145,7 +147,7 @@ def test_immediate_runs_no_worker(tmp_path: Path) -> None:
         assert not any("db_worker" in line for line in commands), commands
         text = log.read_text()
         assert "immediate, inside the request (--immediate: for tests only)" in text
-        assert "Expiry:            off" in text
+        assert "Scheduled jobs:    off" in text
         sandbox.send_signal(signal.SIGTERM)
         sandbox.wait(timeout=60)
     finally:

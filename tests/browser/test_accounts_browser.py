@@ -111,4 +111,4 @@ def test_discovery_labels_the_hub_role_and_offers_no_import(
 def test_background_work_runs_on_a_worker_by_default(running_portal: RunningPortal) -> None:
     printed = running_portal.output.read_text()
     assert "run by a db_worker beside the portal (as in production)" in printed
-    assert "Expiry:            every 60 s" in printed
+    assert "Scheduled jobs:    every 60 s, recover_operations and expire_grants" in printed

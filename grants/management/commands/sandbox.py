@@ -73,12 +73,13 @@ class Command(BaseCommand):
             help="The default (kept for old scripts): a db_worker beside the portal.",
         )
         parser.add_argument(
-            "--expiry-interval",
+            "--schedule-interval",
             type=float,
             default=60.0,
             help=(
-                "Seconds between expiry runs (`expire_grants --enqueue`, what cron does every "
-                "5 minutes in production) while the portal serves; 0 turns them off."
+                "Seconds between the sandbox's scheduled jobs while the portal serves: "
+                "`recover_operations`, then `expire_grants --enqueue` (what deploy/crontab "
+                "runs in production); 0 turns them off."
             ),
         )
         parser.add_argument(
@@ -129,7 +130,7 @@ class Command(BaseCommand):
             config_path=config_path,
             credentials_path=credentials_path,
             worker=worker,
-            expiry_interval=options["expiry_interval"],
+            schedule_interval=options["schedule_interval"],
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -140,7 +141,7 @@ class Command(BaseCommand):
                     options["addrport"],
                     env,
                     worker=worker,
-                    expiry_interval=options["expiry_interval"],
+                    schedule_interval=options["schedule_interval"],
                 )
         except KeyboardInterrupt:
             pass
@@ -161,7 +162,7 @@ class Command(BaseCommand):
             roles_ensure()  # flush also empties the groups the migrations created
 
     def _serve(
-        self, addrport: str, env: dict[str, str], *, worker: bool, expiry_interval: float
+        self, addrport: str, env: dict[str, str], *, worker: bool, schedule_interval: float
     ) -> None:
         # Child processes: the portal reads the sandbox from its environment,
         # exactly as it reads real AWS settings, and its autoreloader cannot
@@ -178,20 +179,28 @@ class Command(BaseCommand):
                     start_new_session=True,
                 )
             )
-        # The sandbox's cron: expiry at an interval, one run at a time, stopped with it.
-        expiry = [*manage, "expire_grants", *(["--enqueue"] if worker else [])]
-        expiry_run: subprocess.Popen | None = None
-        next_expiry = time.monotonic() + expiry_interval
+        # The sandbox's cron (deploy/crontab): the jobs one after the other at an
+        # interval, never two at once, stopped with the sandbox.
+        jobs = [
+            [*manage, "recover_operations"],
+            [*manage, "expire_grants", *(["--enqueue"] if worker else [])],
+        ]
+        pending: list[list[str]] = []
+        job: subprocess.Popen | None = None
+        next_run = time.monotonic() + schedule_interval
         try:
             # Serve until either child stops: a portal without its worker would
             # queue work nothing runs.
             while all(child.poll() is None for child in children):
-                if expiry_interval > 0 and time.monotonic() >= next_expiry:
-                    if expiry_run is None or expiry_run.poll() is not None:
-                        expiry_run = subprocess.Popen(
-                            expiry, env=env, start_new_session=True, stdout=subprocess.DEVNULL
-                        )
-                    next_expiry = time.monotonic() + expiry_interval
+                idle = job is None or job.poll() is not None
+                if schedule_interval > 0 and time.monotonic() >= next_run:
+                    if idle and not pending:
+                        pending = list(jobs)
+                    next_run = time.monotonic() + schedule_interval
+                if idle and pending:
+                    job = subprocess.Popen(
+                        pending.pop(0), env=env, start_new_session=True, stdout=subprocess.DEVNULL
+                    )
                 time.sleep(0.5)
             for child, name in zip(children, ("portal", "db_worker"), strict=False):
                 if child.poll() is not None:
@@ -201,7 +210,7 @@ class Command(BaseCommand):
             # not cut the clean-up short and orphan a child; it is bounded anyway.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            for child in [*children, *([expiry_run] if expiry_run else [])]:
+            for child in [*children, *([job] if job else [])]:
                 _stop(child)
 
     def _print_welcome(self, **info: Any) -> None:
@@ -220,11 +229,12 @@ class Command(BaseCommand):
                 else "immediate, inside the request (--immediate: for tests only)"
             )
         )
-        interval = info["expiry_interval"]
+        interval = info["schedule_interval"]
         out.write(
-            f"  Expiry:            every {interval:g} s, grants past their expiry are revoked"
+            f"  Scheduled jobs:    every {interval:g} s, recover_operations and expire_grants "
+            "(grants past their expiry are revoked), as deploy/crontab does"
             if interval > 0
-            else "  Expiry:            off (--expiry-interval 0)"
+            else "  Scheduled jobs:    off (--schedule-interval 0)"
         )
         out.write("  Act as the grantee hoge-app (account 444455556666) with any AWS SDK or CLI:")
         out.write(
