@@ -44,9 +44,10 @@ def provisioned(piyo, hoge, **overrides: Any) -> Grant:  # type: ignore[no-untyp
     for policy_arn in grant.managed_policy_arns:
         aws.role_policy_attach(piyo.access(), role_name=grant.role_name, policy_arn=policy_arn)
     if hoge is not None and hoge.access_method != AccessMethod.EXTERNAL:
-        aws.user_policy_put(
+        aws.grantee_policy_put(
             hoge.access(),
-            user_name=grant.grantee_name,
+            grantee_type=grant.grantee_type,
+            grantee_name=grant.grantee_name,
             policy_name=grant.user_policy_name,
             document=json.dumps(grant.user_policy),
         )
@@ -264,3 +265,40 @@ def test_an_orphaned_principal_in_the_trust_policy_is_explained(aws_world, piyo,
         "The trust policy names a deleted principal (AIDAJQABLZS4A3QDU576Q)."
     )
     assert "Re-apply the recorded trust policy" in steps["trust"]["fix"]
+
+
+def test_a_role_grantee_is_evaluated_with_its_role_policies_and_the_chaining_limit(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    trust_ec2 = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    aws.role_create(
+        hoge.access(),
+        name="hoge-worker",
+        path="/",
+        trust_policy=json.dumps(trust_ec2),
+        description="",
+        max_session_duration=3600,
+        tags={},
+    )
+    grant = provisioned(piyo, hoge, grantee_type="role", grantee_name="hoge-worker")
+    verification, steps = verify(grant)
+    assert verification.outcome == VerificationOutcome.PASSED_PORTAL, verification.steps
+    step = steps["user_policy"]
+    assert f"the inline policy {grant.user_policy_name} of role hoge-worker" in step["summary"]
+    assert "role chaining" in " ".join(step["notes"])
+    aws.role_policy_delete(
+        hoge.access(), role_name="hoge-worker", policy_name=grant.user_policy_name
+    )
+    _, steps = verify(grant)
+    assert (
+        steps["user_policy"]["summary"] == f"The user policy {grant.user_policy_name} is missing."
+    )
