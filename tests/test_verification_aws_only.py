@@ -250,10 +250,10 @@ def test_a_boundary_that_cannot_be_read_is_said_not_accounted_for(
     assert verification.outcome == VerificationOutcome.PASSED_PORTAL
 
 
-def test_an_scp_that_denies_assume_role_fails_naming_it(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+def test_scps_do_not_apply_to_the_organizations_management_account(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
     grant = provisioned(piyo, hoge)
     access = hoge.access()
-    org = aws.core.call(access, "organizations", "create_organization", FeatureSet="ALL")
+    aws.core.call(access, "organizations", "create_organization", FeatureSet="ALL")
     root = aws.core.call(access, "organizations", "list_roots")["Roots"][0]["Id"]
     aws.core.call(
         access,
@@ -271,15 +271,76 @@ def test_an_scp_that_denies_assume_role_fails_naming_it(aws_world, piyo, hoge) -
         Name="no-piyo-roles",
         Type="SERVICE_CONTROL_POLICY",
     )["Policy"]["PolicySummary"]["Id"]
-    aws.core.call(
-        access, "organizations", "attach_policy", PolicyId=policy, TargetId="444455556666"
-    )
-    assert org["Organization"]["MasterAccountId"] == "444455556666"
+    aws.core.call(access, "organizations", "attach_policy", PolicyId=policy, TargetId=root)
     verification, steps = verify(grant)
+    assert verification.passed
+    assert "management account: SCPs do not apply" in " ".join(steps["user_policy"]["notes"])
+
+
+def organization_answers(tree: dict[str, Any]) -> None:
+    """Answer the Organizations reads from `tree`, as AWS would for a member account."""
+
+    def answer(operation: str, result: Any) -> Any:
+        def handler(params: dict, **kwargs: Any) -> Any:
+            body = result(json.loads(params["body"] or b"{}")) if callable(result) else result
+            http = AWSResponse("https://organizations.us-east-1.amazonaws.com/", 200, {}, None)
+            return http, {**body, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+        aws.gateway().events.register(f"before-call.organizations.{operation}", handler)
+
+    answer("DescribeOrganization", {"Organization": {"MasterAccountId": "123456789012"}})
+    answer("ListParents", lambda body: {"Parents": [tree["parents"][body["ChildId"]]]})
+    answer("ListPoliciesForTarget", lambda body: {"Policies": tree["attached"][body["TargetId"]]})
+    answer(
+        "DescribePolicy",
+        lambda body: {"Policy": {"Content": json.dumps(tree["content"][body["PolicyId"]])}},
+    )
+
+
+def test_an_scp_that_denies_assume_role_fails_naming_it_and_where_it_is_attached(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    allow_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    full = {"Id": "p-FullAWSAccess", "Name": "FullAWSAccess"}
+    deny = {"Id": "p-denyroles1", "Name": "no-piyo-roles"}
+    organization_answers(
+        {
+            "parents": {
+                "444455556666": {"Id": "ou-ab12-apps", "Type": "ORGANIZATIONAL_UNIT"},
+                "ou-ab12-apps": {"Id": "r-ab12", "Type": "ROOT"},
+            },
+            "attached": {"r-ab12": [full], "ou-ab12-apps": [full, deny], "444455556666": [full]},
+            "content": {"p-FullAWSAccess": allow_all, "p-denyroles1": DENY_ASSUME},
+        }
+    )
+    verification, steps = verify(provisioned(piyo, hoge))
     assert not verification.passed
     assert steps["user_policy"]["summary"] == (
-        "An explicit Deny in the service control policy no-piyo-roles of account 444455556666 "
-        f"blocks sts:AssumeRole on {ROLE_ARN}."
+        "An explicit Deny in the service control policy no-piyo-roles of organizational unit "
+        f"ou-ab12-apps blocks sts:AssumeRole on {ROLE_ARN}."
+    )
+    assert "organization's administrators" in steps["user_policy"]["fix"]
+
+
+def test_an_scp_level_without_an_allow_fails_as_an_scp(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    only_sqs = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+    }
+    organization_answers(
+        {
+            "parents": {"444455556666": {"Id": "r-ab12", "Type": "ROOT"}},
+            "attached": {"r-ab12": [{"Id": "p-sqsonly", "Name": "sqs-only"}], "444455556666": []},
+            "content": {"p-sqsonly": only_sqs},
+        }
+    )
+    verification, steps = verify(provisioned(piyo, hoge))
+    assert not verification.passed
+    assert (
+        steps["user_policy"]["summary"] == "A service control policy does not allow sts:AssumeRole."
     )
 
 
@@ -296,7 +357,7 @@ def test_scps_the_portal_may_not_read_are_a_note_not_a_failure(aws_world, piyo, 
             "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "r-2"},
         }
 
-    aws.gateway().events.register("before-call.organizations.ListParents", deny)
+    aws.gateway().events.register("before-call.organizations.DescribeOrganization", deny)
     verification, steps = verify(provisioned(piyo, hoge))
     assert verification.passed
     assert "SCPs not read (AccessDeniedException)" in " ".join(steps["user_policy"]["notes"])

@@ -19,6 +19,7 @@ from .errors import AwsError, AwsErrorDetail
 from .operations import (
     AssumedRole,
     ManagedPolicy,
+    OrganizationPolicies,
     RoleInfo,
     ServiceControlPolicy,
     SimulationResult,
@@ -75,6 +76,7 @@ __all__ = [
     "Concurrent",
     "Deadline",
     "ManagedPolicy",
+    "OrganizationPolicies",
     "RoleInfo",
     "ServiceControlPolicy",
     "SimulationResult",

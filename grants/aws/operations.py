@@ -512,14 +512,28 @@ def managed_policy_cache_clear() -> None:
         _version_cache.clear()
 
 
-def service_control_policies(
-    access: AccountAccess, *, account_id: str
-) -> list[ServiceControlPolicy]:
-    """Every SCP that applies to the account: attached to it, to each OU above it and
-    to the root (organizations:ListParents up to the root, ListPoliciesForTarget with
-    SERVICE_CONTROL_POLICY at each level, DescribePolicy). Only the organization's
-    management account or a delegated administrator may read them; AccessDenied,
-    AWSOrganizationsNotInUseException and the rest raise AwsError."""
+@dataclass(frozen=True)
+class OrganizationPolicies:
+    """The SCPs over one account, root first; none apply to the management account."""
+
+    management_account: bool
+    policies: tuple[ServiceControlPolicy, ...]
+
+
+def service_control_policies(access: AccountAccess, *, account_id: str) -> OrganizationPolicies:
+    """Every SCP that applies to the account: attached to the root, to each OU down to
+    the account, and to the account (organizations:DescribeOrganization, ListParents
+    up to the root, then ListPoliciesForTarget with SERVICE_CONTROL_POLICY for every
+    level at once, then DescribePolicy for every policy at once). SCPs never limit the
+    organization's management account ("SCPs don't affect users or roles in the
+    management account", AWS Organizations user guide). Only the management account or
+    a delegated administrator may read them: AccessDenied,
+    AWSOrganizationsNotInUseException and every other failure raise AwsError."""
+    from .core import Concurrent  # the walk's independent reads run in parallel
+
+    organization = call(access, "organizations", "describe_organization")["Organization"]
+    if organization.get("MasterAccountId") == account_id:
+        return OrganizationPolicies(management_account=True, policies=())
     targets: list[tuple[str, str]] = [(account_id, "ACCOUNT")]
     child = account_id
     for _ in range(8):  # an organization nests OUs at most five deep under the root
@@ -531,28 +545,64 @@ def service_control_policies(
         if parent["Type"] == "ROOT":
             break
         child = parent["Id"]
-    found: list[ServiceControlPolicy] = []
-    for target_id, target_kind in targets:
-        for summary in paginate(
+    targets.reverse()
+    summaries: dict[str, list[dict]] = {}
+    contents: dict[str, str] = {}
+    errors: list[AwsError] = []
+
+    def keep(store: dict, key: str) -> Any:
+        def then(value: Any, error: AwsError | None) -> None:
+            if error is not None:
+                errors.append(error)
+            else:
+                store[key] = value
+
+        return then
+
+    reads = Concurrent(max_workers=8)
+    for target_id, _ in targets:
+        reads.submit(_scp_summaries, access, target_id, then=keep(summaries, target_id))
+    reads.run()
+    if errors:
+        raise errors[0]
+    reads = Concurrent(max_workers=8)
+    for policy_id in {summary["Id"] for found in summaries.values() for summary in found}:
+        reads.submit(_scp_content, access, policy_id, then=keep(contents, policy_id))
+    reads.run()
+    if errors:
+        raise errors[0]
+    return OrganizationPolicies(
+        management_account=False,
+        policies=tuple(
+            ServiceControlPolicy(
+                policy_id=summary["Id"],
+                name=summary.get("Name", summary["Id"]),
+                target_id=target_id,
+                target_kind=target_kind,
+                document=_document(contents[summary["Id"]]),
+            )
+            for target_id, target_kind in targets
+            for summary in summaries.get(target_id, [])
+        ),
+    )
+
+
+def _scp_summaries(access: AccountAccess, target_id: str) -> list[dict]:
+    return list(
+        paginate(
             access,
             "organizations",
             "list_policies_for_target",
             "Policies",
             TargetId=target_id,
             Filter="SERVICE_CONTROL_POLICY",
-        ):
-            policy = call(access, "organizations", "describe_policy", PolicyId=summary["Id"])
-            content = policy["Policy"].get("Content") or "{}"
-            found.append(
-                ServiceControlPolicy(
-                    policy_id=summary["Id"],
-                    name=summary.get("Name", summary["Id"]),
-                    target_id=target_id,
-                    target_kind=target_kind,
-                    document=_document(content),
-                )
-            )
-    return found
+        )
+    )
+
+
+def _scp_content(access: AccountAccess, policy_id: str) -> str:
+    policy = call(access, "organizations", "describe_policy", PolicyId=policy_id)["Policy"]
+    return policy.get("Content") or "{}"
 
 
 @dataclass(frozen=True)

@@ -274,7 +274,7 @@ class _Gather:
     def scps(self, access: aws.AccountAccess, account_id: str) -> None:
         snap = self.snap
 
-        def got(found: list[aws.ServiceControlPolicy] | None, error: aws.AwsError | None) -> None:
+        def got(found: aws.OrganizationPolicies | None, error: aws.AwsError | None) -> None:
             if error is not None:
                 if error.code in NOT_IN_ORGANIZATION:
                     snap.scp_note = "Not in an AWS Organization the portal can see: no SCPs apply."
@@ -286,14 +286,20 @@ class _Gather:
                         "are not accounted for."
                     )
                 return
+            assert found is not None
+            if found.management_account:
+                snap.scp_note = (
+                    "The trusted account is its organization's management account: SCPs do "
+                    "not apply to it."
+                )
             snap.scps = [
                 policies.PolicySource(
                     policies.PolicyKind.SCP,
                     policy.name,
                     policy.document,
-                    f"{policy.target_kind.lower()} {policy.target_id}",
+                    f"{policy.target_kind.lower().replace('_', ' ')} {policy.target_id}",
                 )
-                for policy in found or []
+                for policy in found.policies
             ]
 
         self.reads.submit(_scps, access, account_id, then=got)
@@ -350,7 +356,7 @@ def _user_groups(access: aws.AccountAccess, name: str) -> list[str]:
     return aws.user_group_names(access, user_name=name)
 
 
-def _scps(access: aws.AccountAccess, account_id: str) -> list[aws.ServiceControlPolicy]:
+def _scps(access: aws.AccountAccess, account_id: str) -> aws.OrganizationPolicies:
     return aws.service_control_policies(access, account_id=account_id)
 
 
