@@ -56,7 +56,9 @@ def test_a_grant_made_in_the_wizard_lets_hoge_app_list_piyos_queues(
     expect(page.get_by_test_id("review-plan")).to_contain_text("iam:PutUserPolicy")
     page.get_by_role("button", name="Create grant").click()
 
-    expect(page.get_by_test_id("grant-status")).to_have_text("Active")
+    # The sandbox's db_worker provisions; the page follows the operation, then reloads.
+    expect(page.get_by_test_id("operation-progress")).to_be_visible()
+    expect(page.get_by_test_id("grant-status")).to_have_text("Active", timeout=30_000)
     role_arn = page.get_by_test_id("role-arn").inner_text()
     assert role_arn == "arn:aws:iam::111122223333:role/piyo-sqs-for-hoge"
     assert page.console_errors == []  # type: ignore[attr-defined]

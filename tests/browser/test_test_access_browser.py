@@ -25,7 +25,8 @@ def create_grant(page: Page, portal: RunningPortal, role_name: str) -> str:
     page.get_by_label("Grantee's local AWS profile (optional)").fill("hoge-app")
     page.get_by_role("button", name="Next").click()
     page.get_by_role("button", name="Create grant").click()
-    expect(page.get_by_test_id("grant-status")).to_have_text("Active")
+    # Provisioning runs on the sandbox's db_worker; the page follows it, then reloads.
+    expect(page.get_by_test_id("grant-status")).to_have_text("Active", timeout=30_000)
     return page.get_by_test_id("role-arn").inner_text()
 
 

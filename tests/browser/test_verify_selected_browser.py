@@ -43,7 +43,11 @@ def test_verify_selected_runs_on_the_worker_and_the_page_follows_it(
     assert page.console_errors == []  # type: ignore[attr-defined]
 
     # The worker ran them, not the web request: two task results, both done.
-    tasks = portal_query(portal, "SELECT task_path, status FROM django_tasks_database_dbtaskresult")
+    tasks = portal_query(
+        portal,
+        "SELECT task_path, status FROM django_tasks_database_dbtaskresult "
+        "WHERE task_path = 'grants.tasks.verify_batch_item'",
+    )
     assert tasks == [("grants.tasks.verify_batch_item", "SUCCESSFUL")] * 2
 
     page.locator("#nav").get_by_role("link", name="Grants").click()
