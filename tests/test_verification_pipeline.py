@@ -302,3 +302,58 @@ def test_a_role_grantee_is_evaluated_with_its_role_policies_and_the_chaining_lim
     assert (
         steps["user_policy"]["summary"] == f"The user policy {grant.user_policy_name} is missing."
     )
+
+
+def test_the_reads_and_the_live_calls_run_concurrently(enforcing, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    """With every AWS call held 0.3 s, Test access takes a few rounds, not a call count."""
+    import threading
+    import time
+
+    grant = provisioned(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    lock, calls, in_flight, peak, holding = threading.Lock(), [], [0], [0], threading.Event()
+
+    def slow(**kwargs: Any) -> None:
+        if not holding.is_set():
+            return
+        with lock:
+            calls.append(kwargs.get("event_name", ""))
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+
+    aws.gateway().events.register("before-call", slow)  # clients copy hooks when made
+    services.grant_verify(grant=grant, actor=None)  # warm: hub-role credentials, clients
+    holding.set()
+    started = time.monotonic()
+    verification, _ = verify(grant)
+    elapsed = time.monotonic() - started
+    assert verification.passed, verification.steps
+    assert len(calls) >= 10
+    assert peak[0] >= 6
+    # Sequential would take 0.3 s per call; the critical path is three rounds.
+    assert elapsed < 0.3 * len(calls) / 2
+
+
+def test_policies_that_cannot_be_read_fail_the_step_with_the_error(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from botocore.awsrequest import AWSResponse
+
+    def deny(**kwargs: Any) -> Any:
+        http = AWSResponse("https://iam.amazonaws.com/", 403, {}, None)
+        return http, {
+            "Error": {"Code": "AccessDenied", "Message": "no reading", "Type": "Sender"},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "r-9"},
+        }
+
+    grant = provisioned(piyo, hoge)
+    aws.gateway().events.register("before-call.iam.ListUserPolicies", deny)
+    verification, steps = verify(grant)
+    step = steps["user_policy"]
+    assert step["status"] == "fail"
+    assert step["summary"] == "Could not read the grantee's policies."
+    assert step["error"]["code"] == "AccessDenied"
+    assert (
+        "Could not read the inline policies of user hoge-app (AccessDenied)" in step["explanation"]
+    )
+    assert not verification.passed
