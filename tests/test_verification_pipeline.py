@@ -357,3 +357,15 @@ def test_policies_that_cannot_be_read_fail_the_step_with_the_error(aws_world, pi
         "Could not read the inline policies of user hoge-app (AccessDenied)" in step["explanation"]
     )
     assert not verification.passed
+
+
+def test_a_grant_that_requires_mfa_is_checked_statically_only(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(piyo, hoge, require_mfa=True)
+    calls = count_assume_calls()
+    verification, steps = verify(grant)
+    assert verification.outcome == VerificationOutcome.STATIC_ONLY, verification.steps
+    assert steps["trust"]["status"] == "pass"
+    assert "--serial-number" in " ".join(steps["trust"]["notes"])
+    assert steps["assume"]["status"] == "skip"
+    assert "requires MFA and Test access has no MFA device" in steps["assume"]["summary"]
+    assert calls.count(ROLE_ARN) == 0
