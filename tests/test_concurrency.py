@@ -16,7 +16,15 @@ import pytest
 from django.db import connection
 
 from grants import aws, services
-from grants.models import AuditAction, AuditEvent, AuditOutcome, Grant, GrantStatus
+from grants.models import (
+    AuditAction,
+    AuditEvent,
+    AuditOutcome,
+    Grant,
+    GrantStatus,
+    Operation,
+    OperationState,
+)
 
 from .test_services_grants import ROLE, draft, inject_failure
 
@@ -67,10 +75,9 @@ def test_the_same_grant_revoked_by_four_admins_at_once_is_revoked_once(
     # Each loser is told what happened: still being revoked, or already revoked.
     assert all(isinstance(r, services.GrantBusy | services.NotRevocable) for r in losers), results
     for loser in losers:
-        assert (
-            "already being revoked by system since" in str(loser)
-            or "it was already revoked" in str(loser)
-        ), loser
+        assert "already being revoked by system since" in str(
+            loser
+        ) or "it was already revoked" in str(loser), loser
     grant.refresh_from_db()
     assert grant.status == GrantStatus.REVOKED
     assert aws.role_get(piyo.access(), ROLE) is None
@@ -115,3 +122,61 @@ def test_a_failed_grant_retried_by_four_admins_at_once_is_provisioned_once(
         grant=failed, action=AuditAction.ROLE_CREATE, outcome=AuditOutcome.SUCCESS
     )
     assert creates.count() == 2  # the first attempt (rolled back) and the one retry
+
+
+def test_four_admins_starting_different_operations_at_once_get_one_and_are_told_which(
+    aws_world, piyo, hoge, task_queue
+) -> None:  # type: ignore[no-untyped-def]
+    from .test_services_grants import provisioned
+
+    grant = provisioned(draft(piyo, hoge))
+    revoke, reapply, adopt = (
+        services.grant_revoke,
+        services.grant_reapply,
+        services.grant_adopt_live,
+    )
+    starts = iter([revoke, reapply, adopt, revoke])
+    lock = threading.Lock()
+
+    def start() -> Grant:
+        with lock:
+            begin = next(starts)
+        return begin(grant=Grant.objects.get(pk=grant.pk), actor=None)
+
+    results = at_once(start)
+
+    assert kinds(results)["Grant"] == 1, results
+    losers = [r for r in results if not isinstance(r, Grant)]
+    assert all(isinstance(r, services.GrantBusy) for r in losers), results
+    opened = Operation.objects.get(grant=grant, state=OperationState.QUEUED)
+    for loser in losers:
+        assert f"is already being {opened.verb} by system since" in str(loser), loser
+    task_queue.run()
+    opened.refresh_from_db()
+    assert opened.state == OperationState.SUCCEEDED
+
+
+def test_recovery_started_four_times_at_once_finishes_a_dead_workers_operation_once(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from .test_services_operations import expire_lease, worker_dies
+
+    worker_dies("after-call", "PutUserPolicy")
+    services.grant_provision(grant=draft(piyo, hoge), actor=None)
+    grant = Grant.objects.get()
+    operation = Operation.objects.get(grant=grant)
+    assert operation.state == OperationState.RUNNING
+    aws.reset()
+    expire_lease(operation)
+
+    results = at_once(services.operations_recover)
+
+    assert sorted(results, key=len) == [[], [], [], [operation.pk]], results
+    operation.refresh_from_db()
+    grant.refresh_from_db()
+    assert (operation.state, operation.attempts) == (OperationState.SUCCEEDED, 2)
+    assert grant.status == GrantStatus.ACTIVE
+    puts = AuditEvent.objects.filter(
+        grant=grant, action=AuditAction.USER_POLICY_PUT, outcome=AuditOutcome.SUCCESS
+    )
+    assert puts.count() == 1  # settled once, by reading AWS; never sent twice

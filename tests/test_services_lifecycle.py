@@ -220,3 +220,26 @@ def test_the_switch_role_link_warns_when_it_cannot_work(piyo, hoge) -> None:  # 
     assert len(long_path.problems) == 2
     assert "external ID" in long_path.problems[0]
     assert "64 at most" in long_path.problems[1]
+
+
+def test_expire_grants_says_which_revokes_wait_for_aws_and_exits_non_zero(
+    aws_world, piyo, hoge, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from .test_services_operations import after_call_times_out, never_sent
+
+    grant = provision(piyo, hoge)
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    aws.reset()
+    after_call_times_out("DeleteRole")
+    never_sent("GetRole")  # whether DeleteRole took effect cannot be read
+    with pytest.raises(SystemExit):
+        call_command("expire_grants")
+    out = capsys.readouterr().out
+    assert f"WAITING  #{grant.pk}" in out
+    assert "Waiting to find out whether iam:DeleteRole" in out
+
+    aws.reset()
+    services.operations_recover()
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.EXPIRED
+    assert_nothing_left(grant, piyo, hoge)

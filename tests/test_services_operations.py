@@ -419,3 +419,18 @@ def test_a_reapply_that_fails_stops_and_says_where(aws_world, piyo, hoge) -> Non
     assert "iam:PutUserPolicy" in op.message and "injected LimitExceeded" in op.message
     assert grant.status == GrantStatus.ACTIVE  # nothing was undone
     assert any(item["part"] == "user policy" for item in grant.drift)
+
+
+def test_an_operation_queued_before_its_role_became_a_portal_role_is_refused_when_run(
+    aws_world, piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    op = Operation.objects.create(grant=grant, kind=OperationKind.REVOKE)
+    settings.XACCT_PORTAL_ACCESS_ROLES = [grant.role_name.upper()]  # named in the registry since
+    op = services.operation_run(operation_id=op.pk)
+    assert op.state == OperationState.REFUSED
+    assert "the role the portal acts through" in op.message
+    assert not op.steps.exclude(state="planned").exists()  # no call was made
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.ACTIVE
+    assert live_state(grant, piyo, hoge)["role"] is not None

@@ -407,7 +407,11 @@ def operation_run(*, operation_id: int, now: datetime | None = None) -> Operatio
     Never raises for an AWS failure: the outcome is saved on the operation, its
     steps and the grant, and every call is audited with its request ID.
     """
-    now = now or timezone.now()
+    return _operation_claim_and_run(operation_id, now or timezone.now())[0]
+
+
+def _operation_claim_and_run(operation_id: int, now: datetime) -> tuple[Operation, bool]:
+    """`operation_run`, also saying whether this call claimed the operation."""
     owner = _lease_owner()
     claimed = (
         Operation.objects.filter(pk=operation_id)
@@ -428,7 +432,7 @@ def operation_run(*, operation_id: int, now: datetime | None = None) -> Operatio
         "grant", "grant__trusting_account", "grant__trusted_account", "actor"
     ).get(pk=operation_id)
     if not claimed:
-        return op
+        return op, False
     runner = _Runner(op, owner)
     try:
         runner.run()
@@ -438,7 +442,7 @@ def operation_run(*, operation_id: int, now: datetime | None = None) -> Operatio
         log.exception("Operation %s stopped by an unexpected error", operation_id)
         runner.release(f"Interrupted by an unexpected error ({type(exc).__name__}); resumed later.")
     op.refresh_from_db()
-    return op
+    return op, True
 
 
 def operations_recover(*, now: datetime | None = None) -> list[int]:
@@ -464,12 +468,11 @@ def operations_recover(*, now: datetime | None = None) -> list[int]:
     ]
     handled = []
     for pk in candidates:
-        before = Operation.objects.filter(pk=pk).values_list("attempts", flat=True).first()
         try:
-            op = operation_run(operation_id=pk, now=now)
+            _op, claimed = _operation_claim_and_run(pk, now)
         except Operation.DoesNotExist:
             continue
-        if op.attempts != before:
+        if claimed:
             handled.append(pk)
     return handled
 
@@ -547,7 +550,12 @@ class _Runner:
     def run(self) -> None:
         op = self.op
         if not op.steps.filter(~Q(state=StepState.PLANNED)).exists():
-            refusal = operation_refusal(grant=self.grant, kind=op.kind, actor=self.actor)
+            # The registry may have changed since the operation was queued.
+            refusal = portal_access_refusal(
+                account_id=self.grant.trusting_account.account_id,
+                role_name=self.grant.role_name,
+                doing=_DOING[OperationKind(op.kind)],
+            )
             if refusal:
                 self.finish_refused(refusal)
                 return
@@ -826,7 +834,12 @@ class _Runner:
         fields = {}
         if self.op.kind == OperationKind.PROVISION:
             fields = {"status": GrantStatus.FAILED, "role_arn": ""}
-        self.finish(OperationState.REFUSED, refusal, grant_fields=fields)
+        self.finish(
+            OperationState.REFUSED,
+            refusal,
+            grant_fields=fields,
+            audit_message=f"Refused: {refusal}",
+        )
 
     def finish_success(self) -> None:
         op, grant = self.op, self.grant

@@ -33,8 +33,16 @@ class Command(BaseCommand):
         grants = services.grants_expire()
         failed = [g for g in grants if g.status != GrantStatus.EXPIRED]
         for grant in grants:
+            waiting = services.open_operation(grant)
             if grant.status == GrantStatus.EXPIRED:
                 self.stdout.write(self.style.SUCCESS(f"EXPIRED  #{grant.pk} {grant.role_arn}"))
+            elif waiting is not None:
+                # AWS did not answer whether a call took effect: recovery finishes it.
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"WAITING  #{grant.pk} {grant.planned_role_arn}: {waiting.message}"
+                    )
+                )
             else:
                 error = grant.last_error or {}
                 self.stdout.write(
