@@ -434,3 +434,12 @@ def test_an_operation_queued_before_its_role_became_a_portal_role_is_refused_whe
     grant.refresh_from_db()
     assert grant.status == GrantStatus.ACTIVE
     assert live_state(grant, piyo, hoge)["role"] is not None
+
+
+def test_a_partial_revoke_records_what_is_still_in_aws_by_name(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    inject_failure("DeleteRole", code="ServiceFailure")
+    grant = services.grant_revoke(grant=provision(piyo, hoge), actor=None)
+    assert grant.status == GrantStatus.PARTIAL
+    assert grant.applied_steps == ["role"]  # the user policy and the attachment are gone
+    assert grant.last_error["code"] == "ServiceFailure"
+    assert "still in AWS: iam:DeleteRole piyo-sqs-for-hoge" in last_operation(grant).message

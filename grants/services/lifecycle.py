@@ -33,7 +33,9 @@ RevokeStep = StepSpec
 
 def revoke_plan(grant: Grant, *, live: bool = False) -> list[StepSpec]:
     """The calls that remove both halves: the grantee's policy first, then the role's
-    policies, then the role. A target already gone counts as removed when run.
+    policies, then the role. A target already gone counts as removed when run. Each
+    step's key names what it removes, as provisioning names what it makes ("role",
+    "attach:<arn>", "inline:<name>", "grantee-policy").
 
     With `live`, the role's policies are read from IAM (ListAttachedRolePolicies,
     ListRolePolicies), so that policies attached outside the portal do not block
@@ -58,7 +60,7 @@ def revoke_plan(grant: Grant, *, live: bool = False) -> list[StepSpec]:
     for arn in managed:
         steps.append(
             StepSpec(
-                key=f"detach:{arn}",
+                key=f"attach:{arn}",
                 call="iam:DetachRolePolicy",
                 account=trusting,
                 target_arn=arn,
@@ -69,7 +71,7 @@ def revoke_plan(grant: Grant, *, live: bool = False) -> list[StepSpec]:
     for name in inline:
         steps.append(
             StepSpec(
-                key=f"delete-inline:{name}",
+                key=f"inline:{name}",
                 call="iam:DeleteRolePolicy",
                 account=trusting,
                 target_arn=grant.planned_role_arn,
@@ -79,7 +81,7 @@ def revoke_plan(grant: Grant, *, live: bool = False) -> list[StepSpec]:
         )
     steps.append(
         StepSpec(
-            key="delete-role",
+            key="role",
             call="iam:DeleteRole",
             account=trusting,
             target_arn=grant.planned_role_arn,
