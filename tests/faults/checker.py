@@ -98,18 +98,22 @@ class AwsReader:
     def iam(self, account_id: str) -> Any:
         """An IAM client acting in the account (moto: the account of the access key)."""
         if account_id not in self._iam:
-            sts = self._client("sts", aws_access_key_id="checker", aws_secret_access_key="checker")
-            creds = sts.assume_role(
-                RoleArn=f"arn:aws:iam::{account_id}:role/{sandbox.HUB_ROLE_NAME}",
-                RoleSessionName="disagreement-checker",
-            )["Credentials"]
-            self._iam[account_id] = self._client(
-                "iam",
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-            )
+            self._iam[account_id] = self.client_in(account_id, "iam")
         return self._iam[account_id]
+
+    def client_in(self, account_id: str, service: str) -> Any:
+        """A client of `service` acting in the account, through its hub role."""
+        sts = self._client("sts", aws_access_key_id="checker", aws_secret_access_key="checker")
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/{sandbox.HUB_ROLE_NAME}",
+            RoleSessionName="disagreement-checker",
+        )["Credentials"]
+        return self._client(
+            service,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
 
     def account_state(self, account_id: str) -> AccountState:
         iam = self.iam(account_id)
