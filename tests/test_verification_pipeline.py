@@ -167,6 +167,8 @@ def test_a_deny_in_a_group_fails_naming_the_group_and_the_policy(
     assert '"DenyAssume"' in step["explanation"]
     assert "take hoge-app out of group blockers" in step["fix"]
     assert "eventually consistent" not in page_text(verification)
+    # The stand-in enforces identity policies: no "does not enforce" excuse here.
+    assert "does not enforce" not in page_text(verification)
     assert calls.count(ROLE_ARN) == 1  # no propagation retries
     if profile:
         assert steps["assume"]["status"] == "fail"
