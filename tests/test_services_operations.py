@@ -443,3 +443,32 @@ def test_a_partial_revoke_records_what_is_still_in_aws_by_name(aws_world, piyo, 
     assert grant.applied_steps == ["role"]  # the user policy and the attachment are gone
     assert grant.last_error["code"] == "ServiceFailure"
     assert "still in AWS: iam:DeleteRole piyo-sqs-for-hoge" in last_operation(grant).message
+
+
+def test_after_many_attempts_with_aws_unreadable_the_operation_ends_partial_and_says_so(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.services.operations import MAX_OPERATION_ATTEMPTS
+
+    after_call_times_out("CreateRole")
+    never_sent("GetRole")
+    never_sent("DeleteRole")
+    grant = provision(piyo, hoge)
+    op = last_operation(grant)
+    assert op.state == OperationState.RUNNING
+    Operation.objects.filter(pk=op.pk).update(attempts=MAX_OPERATION_ATTEMPTS)
+    expire_lease(op)
+
+    assert services.operations_recover() == [op.pk]  # AWS still cannot be read
+
+    op.refresh_from_db()
+    grant.refresh_from_db()
+    assert op.state == OperationState.PARTIAL
+    assert "could not prove everything gone" in op.message
+    assert grant.status == GrantStatus.PARTIAL and grant.applied_steps == ["role"]
+    assert op.steps.get(call="iam:CreateRole").state == StepState.UNDO_FAILED
+    # The record is right: the role is there, and Revoke removes it once AWS answers.
+    aws.reset()
+    assert live_state(grant, piyo, hoge)["role"] is not None
+    assert services.grant_revoke(grant=grant, actor=None).status == GrantStatus.REVOKED
+    assert live_state(grant, piyo, hoge)["role"] is None

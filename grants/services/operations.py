@@ -627,8 +627,9 @@ class _Runner:
                 continue
             if step.state in (StepState.SENT, StepState.UNKNOWN) and self.settle(step):
                 continue
-            self.send_until_known(step)
-            if step.state == StepState.FAILED:
+            if step.state == StepState.PLANNED:
+                self.send_until_known(step)
+            if step.state in (StepState.FAILED, StepState.UNKNOWN):
                 first_failure = first_failure or step
                 if self.op.kind != OperationKind.REVOKE:
                     return step
@@ -639,8 +640,10 @@ class _Runner:
     def settle(self, step: OperationStep) -> bool:
         """Read AWS to learn whether a SENT or UNKNOWN step took effect; True when it did.
 
-        Pauses the run (leaving it to recovery) when AWS cannot be read; when the
-        operation is giving up, the step stays UNKNOWN and counts as failed.
+        Otherwise the step is left PLANNED (send it again), FAILED (it did not take
+        effect, and was sent as often as allowed) or, when the operation is giving
+        up and AWS cannot be read, UNKNOWN (counted as failed; a rollback undoes it
+        in case). Pauses the run (leaving it to recovery) when AWS cannot be read.
         """
         try:
             effect = _took_effect(step)
@@ -666,16 +669,17 @@ class _Runner:
             step.finished_at = timezone.now()
             step.save(update_fields=["state", "note", "finished_at"])
             return False
+        step.state = StepState.PLANNED
         step.note = (
             "Outcome was unknown; reading AWS showed the call did not take effect: sent again."
         )
-        step.save(update_fields=["note"])
+        step.save(update_fields=["state", "note"])
         return False
 
     def send_until_known(self, step: OperationStep) -> None:
+        """Send the step (again while it is found not to have taken effect) until its
+        outcome is known: DONE or FAILED, or UNKNOWN when giving up."""
         while True:
-            if step.state == StepState.FAILED:
-                return
             self.renew()
             step.state = StepState.SENT
             step.sent_at = timezone.now()
@@ -695,7 +699,7 @@ class _Runner:
                 step.state = StepState.UNKNOWN
                 step.save(update_fields=["state", "error", "request_id"])
                 self.audit_step(step, step.call, error=exc.detail, note="outcome unknown")
-                if self.settle(step):
+                if self.settle(step) or step.state != StepState.PLANNED:
                     return
                 continue
             step.state = StepState.DONE
