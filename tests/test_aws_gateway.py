@@ -230,3 +230,68 @@ def test_it_is_safe_to_share_between_threads(moto_aws: None) -> None:
     assert len(results) == 8
     assert len(set(results)) == 1
     assert len(assume_calls) == 1
+
+
+PORTAL = aws.AccountAccess(account_id="123456789012", region="us-east-1", method=aws.DEFAULT_CHAIN)
+
+
+def test_managed_policy_versions_are_cached_but_a_new_default_version_is_read(
+    moto_aws: None,
+) -> None:
+    import json
+
+    aws.managed_policy_cache_clear()
+    versions = count_calls("before-call.iam.GetPolicyVersion")  # before the client is made
+    first = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+    }
+    second = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
+    arn = gateway_module.call(
+        PORTAL, "iam", "create_policy", PolicyName="p", PolicyDocument=json.dumps(first)
+    )["Policy"]["Arn"]
+    assert aws.managed_policy(PORTAL, policy_arn=arn).document == first
+    assert aws.managed_policy(PORTAL, policy_arn=arn).version_id == "v1"
+    assert len(versions) == 1  # the second read came from the cache
+    gateway_module.call(
+        PORTAL,
+        "iam",
+        "create_policy_version",
+        PolicyArn=arn,
+        PolicyDocument=json.dumps(second),
+        SetAsDefault=True,
+    )
+    changed = aws.managed_policy(PORTAL, policy_arn=arn)
+    assert (changed.version_id, changed.document) == ("v2", second)
+    assert len(versions) == 2
+
+
+def test_group_reads_return_names_documents_and_attached_arns(moto_aws: None) -> None:
+    import json
+
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    for method, params in [
+        ("create_user", {"UserName": "u"}),
+        ("create_group", {"GroupName": "g"}),
+        ("add_user_to_group", {"GroupName": "g", "UserName": "u"}),
+        (
+            "put_group_policy",
+            {"GroupName": "g", "PolicyName": "gp", "PolicyDocument": json.dumps(allow)},
+        ),
+    ]:
+        gateway_module.call(PORTAL, "iam", method, **params)
+    assert aws.user_group_names(PORTAL, user_name="u") == ["g"]
+    assert aws.inline_policy_names(PORTAL, kind="group", name="g") == ["gp"]
+    assert aws.inline_policy_document(PORTAL, kind="group", name="g", policy_name="gp") == allow
+    assert aws.inline_policy_document(PORTAL, kind="group", name="g", policy_name="nope") is None
+    assert aws.attached_policy_arns(PORTAL, kind="group", name="g") == []
+    user = aws.user_get(PORTAL, user_name="u")
+    assert user is not None and user.arn == "arn:aws:iam::123456789012:user/u"
+    assert user.boundary_arn == ""
+    assert aws.user_get(PORTAL, user_name="nobody") is None
