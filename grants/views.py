@@ -365,10 +365,19 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             _flash_outcome(request, grant)
         return redirect(grant)
+    busy = services.open_operation(grant)
+    refusal = services.guardrails.portal_access_refusal(
+        account_id=grant.trusting_account.account_id, role_name=grant.role_name, doing="revoke"
+    )
     return render(
         request,
         "grants/grant_revoke.html",
-        {"grant": grant, "plan": services.revoke_plan(grant)},
+        {
+            "grant": grant,
+            "plan": services.revoke_plan(grant),
+            "busy": services.busy_message(grant) if busy else "",
+            "refusal": refusal,
+        },
     )
 
 

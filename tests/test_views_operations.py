@@ -182,3 +182,25 @@ def test_with_the_database_backend_a_revoke_request_only_queues(
     grant.refresh_from_db()
     assert grant.status == GrantStatus.REVOKED
     assert aws.role_get(piyo.access(), ROLE) is None
+
+
+def test_the_revoke_confirmation_says_a_revoke_is_under_way(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    running_revoke(grant, actor_name="bob")
+    body = user_client.get(reverse("grant_revoke", args=[grant.pk])).content.decode()
+    assert 'data-testid="revoke-busy"' in body
+    assert "already being revoked by bob" in body
+    assert "Revoke grant</button>" not in body
+
+
+def test_the_revoke_confirmation_of_the_portals_hub_role_offers_no_button(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = draft(piyo, hoge, role_name=sandbox.HUB_ROLE_NAME)
+    grant.status = GrantStatus.ACTIVE
+    grant.save()
+    body = user_client.get(reverse("grant_revoke", args=[grant.pk])).content.decode()
+    assert 'data-testid="revoke-refused"' in body
+    assert "Revoke grant</button>" not in body
