@@ -295,3 +295,15 @@ def test_group_reads_return_names_documents_and_attached_arns(moto_aws: None) ->
     assert user is not None and user.arn == "arn:aws:iam::123456789012:user/u"
     assert user.boundary_arn == ""
     assert aws.user_get(PORTAL, user_name="nobody") is None
+
+
+def test_an_api_the_stand_in_lacks_leaves_as_aws_error(moto_aws: None) -> None:
+    with pytest.raises(aws.AwsError) as caught:
+        aws.principal_policy_simulate(
+            PORTAL,
+            principal_arn="arn:aws:iam::123456789012:user/u",
+            action="sts:AssumeRole",
+            resource_arn="arn:aws:iam::111122223333:role/r",
+        )
+    detail = caught.value.detail
+    assert (detail.client_error, detail.operation) == ("NotImplemented", "SimulatePrincipalPolicy")

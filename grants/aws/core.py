@@ -341,6 +341,15 @@ def translate(exc: Exception, *, service: str, operation: str) -> AwsError:
     current deadline ran out while the call waited."""
     if isinstance(exc, AwsError):
         return exc
+    if isinstance(exc, NotImplementedError):  # in-process moto lacks the API
+        return AwsError(
+            AwsErrorDetail(
+                service=service,
+                operation=operation,
+                message=f"The AWS stand-in does not implement {operation}.",
+                client_error="NotImplemented",
+            )
+        )
     limit = _deadline.get()
     # A call given the last of the time (its timeouts cut to it) ends within a tier
     # (0.25 s) of the deadline: its timeout is the deadline's.
@@ -355,7 +364,7 @@ def _invoke(client: Any, method: str, params: dict[str, Any], *, service: str) -
         raise deadline_error(service=service, operation=operation)
     try:
         return getattr(client, method)(**params)
-    except (ClientError, BotoCoreError, OSError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
         raise translate(exc, service=service, operation=operation) from None
 
 
@@ -369,7 +378,7 @@ def call(
     """Run one API call in the account; raise AwsError on any failure."""
     try:
         client = gateway().client(access, service, region)
-    except (ClientError, BotoCoreError, OSError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
         raise translate(exc, service=service, operation=_operation_name(method)) from None
     return _invoke(client, method, params, service=service)
 
@@ -391,7 +400,7 @@ def paginate(
             yield from page.get(result_key, [])
             if _deadline_passed():
                 raise deadline_error(service=service, operation=operation)
-    except (ClientError, BotoCoreError, OSError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
         raise translate(exc, service=service, operation=operation) from None
 
 

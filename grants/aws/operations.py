@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .core import AccountAccess, call, gateway, paginate, translate
-from .errors import AwsError, AwsErrorDetail
+from .errors import AwsError
 
 
 def _request_id(response: dict[str, Any]) -> str:
@@ -322,7 +322,7 @@ def queue_urls_as(assumed: AssumedRole, *, region: str) -> list[str]:
         )
         for page in client.get_paginator("list_queues").paginate(MaxResults=1000):
             urls.extend(page.get("QueueUrls", []))
-    except (ClientError, BotoCoreError, OSError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
         raise translate(exc, service="sqs", operation="ListQueues") from None
     return urls
 
@@ -646,17 +646,7 @@ def principal_policy_simulate(
     }
     if entries:
         params["ContextEntries"] = entries
-    try:
-        response = call(access, "iam", "simulate_principal_policy", **params)
-    except NotImplementedError:  # in-process moto lacks the API
-        raise AwsError(
-            AwsErrorDetail(
-                service="iam",
-                operation="SimulatePrincipalPolicy",
-                message="The AWS stand-in does not implement SimulatePrincipalPolicy.",
-                client_error="NotImplemented",
-            )
-        ) from None
+    response = call(access, "iam", "simulate_principal_policy", **params)
     result = (response.get("EvaluationResults") or [{}])[0]
     return SimulationResult(
         decision=result.get("EvalDecision", ""),
