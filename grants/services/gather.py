@@ -186,7 +186,17 @@ class Gather:
         self.reads.submit(_managed, access, arn, then=got)
 
     # The grantee in the trusted account ----------------------------------------------------
-    def grantee(self, access: aws.AccountAccess, *, kind: str, name: str) -> None:
+    def grantee(
+        self,
+        access: aws.AccountAccess,
+        *,
+        kind: str,
+        name: str,
+        simulate: tuple[str, dict] | None = None,
+    ) -> None:
+        """The grantee's principal, boundary, own and group policies; with `simulate`
+        (role ARN, context), AWS's simulator too, once the principal's exact ARN
+        (with its path) is known."""
         snap = self.snap
         snap.grantee_read = True
 
@@ -199,6 +209,8 @@ class Gather:
                 snap.grantee_arn = found.arn
                 if found.boundary_arn:
                     self.boundary(access, found.boundary_arn, f"{kind} {name}", "grantee")
+                if simulate is not None:
+                    self.simulation(access, found.arn, *simulate)
 
         if kind == GranteeType.ROLE:
             self.reads.submit(aws.role_get, access, name, then=got_principal)

@@ -121,10 +121,13 @@ class _Chain:
             and grant.grantee_name
         ):
             access = trusted.access()
-            gather.grantee(access, kind=grant.grantee_type, name=grant.grantee_name)
+            gather.grantee(
+                access,
+                kind=grant.grantee_type,
+                name=grant.grantee_name,
+                simulate=(self.role_arn, self._context()) if on_real_aws() else None,
+            )
             gather.scps(access, grant.trusted_aws_account_id)
-            if on_real_aws():
-                gather.simulation(access, self._principal_arn(), self.role_arn, self._context())
         reads.run()
         self.snap.role_sources[:] = ordered_sources(self.snap.role_sources)
         self.snap.grantee_sources[:] = ordered_sources(self.snap.grantee_sources)
