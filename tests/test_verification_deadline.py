@@ -118,3 +118,18 @@ def test_the_deadline_is_a_setting(aws_world, piyo, hoge, settings, hung_endpoin
     assert steps["trust"]["error"]["client_error"] == "DeadlineExceeded"
     assert "did not answer within 2 s" in steps["trust"]["explanation"]
     assert steps["list_queues"]["summary"] == "Not run: the deadline ran out before it."
+
+
+def test_timeouts_are_cut_to_the_time_left_and_retries_dropped(moto_aws, settings) -> None:  # type: ignore[no-untyped-def]
+    aws.caller_identity(PIYO)  # hub-role credentials cached: no call while choosing a client
+    with aws.deadline(seconds=60):
+        roomy = aws.gateway().client(PIYO, "sqs").meta.config
+    with aws.deadline(seconds=1.6):
+        tight = aws.gateway().client(PIYO, "sqs").meta.config
+    assert (roomy.connect_timeout, roomy.read_timeout) == (
+        settings.AWS_CONNECT_TIMEOUT,
+        settings.AWS_READ_TIMEOUT,
+    )
+    assert roomy.retries["total_max_attempts"] == settings.AWS_TOTAL_MAX_ATTEMPTS
+    assert tight.connect_timeout <= 1.5 and tight.read_timeout <= 1.5
+    assert tight.retries["total_max_attempts"] == 1
