@@ -10,7 +10,7 @@ SANDBOX_ARGS ?=
 # Two processes on the 2-core machine; a test file stays on one (its module fixtures start once).
 XDIST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: help setup run test lint format chromium
+.PHONY: help setup run test lint format chromium node-packages
 
 help:
 	@echo "make run     run the portal on the embedded AWS sandbox ($(ADDRPORT))"
@@ -28,6 +28,13 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# axe-core (pinned in package.json / package-lock.json) for the browser suite's accessibility checks.
+node-packages:
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Debian's nodejs and npm for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --silent
+
 run: setup
 	XACCT_SANDBOX=true DJANGO_DEBUG=true $(UV) run --locked python manage.py sandbox --addrport $(ADDRPORT) $(SANDBOX_ARGS)
 
@@ -39,7 +46,7 @@ format: setup
 	$(UV) run --locked ruff check --fix .
 	$(UV) run --locked ruff format .
 
-test: setup chromium lint
+test: setup chromium node-packages lint
 	DJANGO_DEBUG=true $(UV) run --locked python manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=true $(UV) run --locked pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 	@echo "== again on PostgreSQL (browser tests included: the sandbox portal uses it too) =="
