@@ -37,7 +37,8 @@ WHOLE = {GrantStatus.ACTIVE, GrantStatus.FAILING}
 class Disagreement:
     """One place where AWS and the records disagree."""
 
-    kind: str  # orphan role, orphan policy, missing role, missing policy, drift, stuck
+    # orphan role, orphan policy, missing role, missing policy, drift, unrecorded, stuck
+    kind: str
     where: str
     detail: str
 
@@ -166,6 +167,42 @@ def open_operations() -> list[tuple[int, int, str]]:
     ]
 
 
+def _grantee_policy(grant: Grant, states: dict[str, AccountState]) -> dict | None:
+    """The grantee's policy of the grant as AWS holds it, or None."""
+    assert grant.trusted_account is not None
+    trusted = states.get(grant.trusted_account.account_id)
+    if trusted is None:
+        return None
+    if grant.grantee_type == "user":
+        return trusted.user_policies.get(grant.grantee_name, {}).get(grant.user_policy_name)
+    grantee_role = trusted.roles.get(grant.grantee_name.lower())
+    return grantee_role.inline.get(grant.user_policy_name) if grantee_role else None
+
+
+def _unrecorded_parts(grant: Grant, states: dict[str, AccountState]) -> list[Disagreement]:
+    """A partial grant's record lists what may still be in AWS (`applied_steps`, in
+    provisioning's names); a part AWS holds that the list leaves out is a disagreement."""
+    listed = set(grant.applied_steps or [])
+    present: list[str] = []
+    trusting = states.get(grant.trusting_account.account_id)
+    role = trusting.roles.get(grant.role_name.lower()) if trusting else None
+    if role is not None:
+        present.append("role")
+        present += [f"attach:{arn}" for arn in sorted(role.attached)]
+        present += [f"inline:{name}" for name in sorted(role.inline)]
+    if grant.trusted_is_managed and grant.grantee_name and _grantee_policy(grant, states):
+        present.append("grantee-policy")
+    return [
+        Disagreement(
+            "unrecorded",
+            f"grant #{grant.pk} {grant.role_name}",
+            f"{key} is in AWS; the partial grant records only {sorted(listed)}",
+        )
+        for key in present
+        if key not in listed
+    ]
+
+
 def disagreements(reader: AwsReader) -> list[Disagreement]:
     """Every disagreement between AWS and the records, sorted (empty: they agree)."""
     found: list[Disagreement] = []
@@ -278,6 +315,8 @@ def disagreements(reader: AwsReader) -> list[Disagreement]:
                     "stuck", where, f"revoke requested but the grant is still {grant.status}"
                 )
             )
+        if grant.status == GrantStatus.PARTIAL:
+            found += _unrecorded_parts(grant, states)
         if grant.status not in WHOLE:
             continue
         trusting = states.get(grant.trusting_account.account_id)
@@ -310,17 +349,7 @@ def disagreements(reader: AwsReader) -> list[Disagreement]:
             if not grant.imported_at and role.tags.get(GRANT_TAG) != str(grant.pk):
                 found.append(Disagreement("drift", where, f"role tags {role.tags}"))
         if grant.trusted_is_managed and grant.grantee_name:
-            assert grant.trusted_account is not None
-            trusted = states.get(grant.trusted_account.account_id)
-            live: dict | None = None
-            if trusted is not None:
-                if grant.grantee_type == "user":
-                    live = trusted.user_policies.get(grant.grantee_name, {}).get(
-                        grant.user_policy_name
-                    )
-                else:
-                    grantee_role = trusted.roles.get(grant.grantee_name.lower())
-                    live = grantee_role.inline.get(grant.user_policy_name) if grantee_role else None
+            live = _grantee_policy(grant, states)
             if live is None:
                 found.append(
                     Disagreement(

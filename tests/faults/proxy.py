@@ -12,7 +12,10 @@ protocols) and, when an armed rule matches, one fault is applied:
   any later request waits until such a write has landed, so the client's next
   read sees it, as it would on real AWS where the write was made long ago;
 - ``hang-forever``: never forward; the connection is closed once the client gave
-  up, or when healed.
+  up, or when healed;
+- ``late-apply``: hold the request until healed, then forward it: the write lands
+  after the operation that sent it has ended (not one of the matrix's kinds: no
+  client can see such a write before it lands; see test_late_writes.py).
 
 Everything is bounded: a hold ends after `max_hold` seconds at most, `heal()`
 releases every held request and waits a bounded time for them, `stop()` ends
@@ -45,6 +48,11 @@ class FaultKind(StrEnum):
     DROP = "drop"
     HANG_THEN_APPLY = "hang-then-apply"
     HANG_FOREVER = "hang-forever"
+    LATE_APPLY = "late-apply"
+
+
+# The fault kinds of the matrix (issue 11).
+MATRIX_KINDS = (FaultKind.ERROR, FaultKind.DROP, FaultKind.HANG_THEN_APPLY, FaultKind.HANG_FOREVER)
 
 
 @dataclass
@@ -239,7 +247,7 @@ class FaultProxy:
         deadline = time.monotonic() + self.max_hold
         try:
             while time.monotonic() < deadline and not self._healed.is_set():
-                if held.client_gone():
+                if held.kind != FaultKind.LATE_APPLY and held.client_gone():
                     return
                 self._healed.wait(_POLL_SECONDS)
         finally:
@@ -305,7 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
                 held = _Held(fault, self.connection)
                 try:
                     proxy._hold(held)
-                    if fault == FaultKind.HANG_THEN_APPLY and proxy._upstream is not None:
+                    applies = fault in (FaultKind.HANG_THEN_APPLY, FaultKind.LATE_APPLY)
+                    if applies and proxy._upstream is not None:
                         answer = proxy._forward(self.command, self.path, self.headers, body)
                         if not held.client_gone():
                             self._answer(*answer)

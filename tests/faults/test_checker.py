@@ -101,3 +101,24 @@ def test_an_xacct_policy_on_a_user_no_grant_records_is_an_orphan(fault_world) ->
     assert kinds(fault_world) == [
         ("orphan policy", f"xacct-assume-ghost on user {sandbox.GRANTEE_USER} in {HOGE_ID}")
     ]
+
+
+def test_a_partial_grant_must_list_every_part_aws_still_holds(fault_world) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(fault_world)
+    Grant.objects.filter(pk=grant.pk).update(
+        status=GrantStatus.PARTIAL, applied_steps=["role", f"attach:{fault_world.policy_arn}"]
+    )
+    found = disagreements(fault_world.reader)
+    assert [(d.kind, d.detail.split(" is in AWS")[0]) for d in found] == [
+        ("unrecorded", "grantee-policy"),
+        ("unrecorded", f"inline:{grant.inline_policy_name}"),
+    ]
+    Grant.objects.filter(pk=grant.pk).update(
+        applied_steps=[
+            "role",
+            f"attach:{fault_world.policy_arn}",
+            f"inline:{grant.inline_policy_name}",
+            "grantee-policy",
+        ]
+    )
+    assert disagreements(fault_world.reader) == []

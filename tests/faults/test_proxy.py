@@ -142,3 +142,13 @@ def test_heal_releases_a_request_held_for_a_client_that_waits_long(proxy, moto_u
     assert not thread.is_alive()
     assert time.monotonic() - started < 5
     assert len(errors) == 1 and isinstance(errors[0], ConnectionClosedError)
+
+
+def test_late_apply_lands_the_write_only_when_healed(proxy, moto_upstream) -> None:  # type: ignore[no-untyped-def]
+    proxy.arm(Rule("iam:CreateRole", FaultKind.LATE_APPLY))
+    client = iam(proxy.url)
+    with pytest.raises(ReadTimeoutError):
+        iam(proxy.url, read_timeout=1).create_role(RoleName="late", AssumeRolePolicyDocument=TRUST)
+    assert [r["RoleName"] for r in client.list_roles()["Roles"]] == []
+    proxy.heal(timeout=5)
+    assert role_names(moto_upstream) == ["late"]
