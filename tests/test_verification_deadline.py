@@ -133,3 +133,24 @@ def test_timeouts_are_cut_to_the_time_left_and_retries_dropped(moto_aws, setting
     assert roomy.retries["total_max_attempts"] == settings.AWS_TOTAL_MAX_ATTEMPTS
     assert tight.connect_timeout <= 1.5 and tight.read_timeout <= 1.5
     assert tight.retries["total_max_attempts"] == 1
+
+
+def test_a_verification_under_its_deadline_reuses_the_cached_clients(
+    enforcing, piyo, hoge, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.aws import sandbox
+
+    grant = provisioned(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    services.grant_verify(grant=grant, actor=None)  # warm: credentials and clients
+    made: list[str] = []
+    original = aws.core._Gateway._new_client
+
+    def counting(self, service, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(service)
+        return original(self, service, *args, **kwargs)
+
+    monkeypatch.setattr(aws.core._Gateway, "_new_client", counting)
+    verification = services.grant_verify(grant=grant, actor=None)
+    assert verification.passed
+    # Only the client for the fresh temporary credentials (ListQueues) is new.
+    assert made == ["sqs"]

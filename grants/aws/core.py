@@ -118,6 +118,21 @@ def deadline_error(*, service: str, operation: str) -> AwsError:
     )
 
 
+def _cap_to_deadline(request: Any, **kwargs: Any) -> None:
+    """before-send: no attempt starts after the deadline, and each attempt waits for
+    its answer no longer than the time left (botocore reads a per-request
+    `read_timeout` from the request context)."""
+    limit = _deadline.get()
+    if limit is None:
+        return
+    left = limit.remaining()
+    if left <= 0.05:
+        raise deadline_error(service="aws", operation="Send")
+    context = getattr(request, "context", None)
+    if context is not None:
+        context["read_timeout"] = max(0.05, min(settings.AWS_READ_TIMEOUT, left))
+
+
 def _deadline_passed() -> bool:
     limit = _deadline.get()
     return limit is not None and limit.remaining() <= 0.05
@@ -140,6 +155,9 @@ class _Gateway:
             retries={"mode": "standard", "total_max_attempts": settings.AWS_TOTAL_MAX_ATTEMPTS},
             user_agent_appid="xacct-portal",
         )
+        # Clients copy the session's handlers when made: every attempt of every call
+        # (retries included) meets the deadline in force.
+        self._session.register("before-send", _cap_to_deadline)
 
     @property
     def events(self) -> Any:
@@ -186,17 +204,19 @@ class _Gateway:
     def _config_now(self, service: str) -> tuple[float, Config]:
         """The client configuration the current deadline allows, and its cache tier.
 
-        With no deadline, or time enough for every attempt at full timeouts, the
-        normal configuration (tier 0). Otherwise one attempt, with connect and read
-        timeouts cut to the time left rounded down to a quarter second (so a
-        handful of tiers, each a cached client). Raises AwsError when no time is left.
+        The read timeout of every attempt is cut to the time left per request
+        (`_cap_to_deadline`), but the connect timeout belongs to the client. So with
+        no deadline, or more time left than one connect timeout, the normal
+        configuration (tier 0, the usual cached client). In the last seconds: one
+        attempt, with connect and read timeouts cut to the time left rounded down to
+        a quarter second (a handful of tiers, each a cached client). Raises AwsError
+        when no time is left.
         """
         limit = _deadline.get()
         if limit is None:
             return 0.0, self._config
         left = limit.remaining()
-        per_attempt = settings.AWS_CONNECT_TIMEOUT + settings.AWS_READ_TIMEOUT
-        if left >= per_attempt * settings.AWS_TOTAL_MAX_ATTEMPTS:
+        if left >= settings.AWS_CONNECT_TIMEOUT + 0.5:
             return 0.0, self._config
         tier = math.floor(left * 4) / 4
         if tier <= 0:
@@ -340,6 +360,8 @@ def translate(exc: Exception, *, service: str, operation: str) -> AwsError:
     """The AwsError for a botocore or network failure; "DeadlineExceeded" when the
     current deadline ran out while the call waited."""
     if isinstance(exc, AwsError):
+        if exc.detail.client_error == "DeadlineExceeded":
+            return deadline_error(service=service, operation=operation)
         return exc
     if isinstance(exc, NotImplementedError):  # in-process moto lacks the API
         return AwsError(
@@ -364,7 +386,7 @@ def _invoke(client: Any, method: str, params: dict[str, Any], *, service: str) -
         raise deadline_error(service=service, operation=operation)
     try:
         return getattr(client, method)(**params)
-    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError, AwsError) as exc:
         raise translate(exc, service=service, operation=operation) from None
 
 
@@ -378,7 +400,7 @@ def call(
     """Run one API call in the account; raise AwsError on any failure."""
     try:
         client = gateway().client(access, service, region)
-    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError, AwsError) as exc:
         raise translate(exc, service=service, operation=_operation_name(method)) from None
     return _invoke(client, method, params, service=service)
 
@@ -400,7 +422,7 @@ def paginate(
             yield from page.get(result_key, [])
             if _deadline_passed():
                 raise deadline_error(service=service, operation=operation)
-    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError, AwsError) as exc:
         raise translate(exc, service=service, operation=operation) from None
 
 

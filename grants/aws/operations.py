@@ -322,7 +322,7 @@ def queue_urls_as(assumed: AssumedRole, *, region: str) -> list[str]:
         )
         for page in client.get_paginator("list_queues").paginate(MaxResults=1000):
             urls.extend(page.get("QueueUrls", []))
-    except (ClientError, BotoCoreError, OSError, NotImplementedError) as exc:
+    except (ClientError, BotoCoreError, OSError, NotImplementedError, AwsError) as exc:
         raise translate(exc, service="sqs", operation="ListQueues") from None
     return urls
 
