@@ -557,6 +557,17 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150)
     action = forms.CharField(required=False)
     outcome = forms.CharField(required=False)
+    # Match a row to CloudTrail: the request ID of the AWS call, and a date range (UTC).
+    request_id = forms.CharField(required=False, max_length=128)
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("The date range ends before it starts.")
+        return data
 
 
 class ReauthenticateForm(BootstrapMixin, forms.Form):

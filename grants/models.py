@@ -381,7 +381,12 @@ class AuditEvent(models.Model):
     )
     target_arn = models.CharField("target ARN", max_length=2048, blank=True)
     outcome = models.CharField(max_length=8, choices=AuditOutcome)
-    request_id = models.CharField("request ID", max_length=128, blank=True)
+    # The AWS call that failed (or, for a success, the one worth matching in
+    # CloudTrail): its service, operation, HTTP status and request ID.
+    service = models.CharField(max_length=64, blank=True)
+    operation = models.CharField(max_length=128, blank=True)
+    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    request_id = models.CharField("request ID", max_length=128, blank=True, db_index=True)
     error_code = models.CharField(max_length=128, blank=True)
     message = models.TextField(blank=True)
 
@@ -389,6 +394,10 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The audit list's order: its last page is an OFFSET walk of this index.
+            models.Index(fields=["-created_at", "-id"], name="auditevent_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
