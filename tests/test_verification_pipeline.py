@@ -311,7 +311,6 @@ def test_the_reads_and_the_live_calls_run_concurrently(enforcing, piyo, hoge) ->
     import threading
     import time
 
-    grant = provisioned(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
     lock, calls, in_flight, peak, holding = threading.Lock(), [], [0], [0], threading.Event()
 
     def slow(**kwargs: Any) -> None:
@@ -326,6 +325,7 @@ def test_the_reads_and_the_live_calls_run_concurrently(enforcing, piyo, hoge) ->
             in_flight[0] -= 1
 
     aws.gateway().events.register("before-call", slow)  # clients copy hooks when made
+    grant = provisioned(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
     services.grant_verify(grant=grant, actor=None)  # warm: hub-role credentials, clients
     holding.set()
     started = time.monotonic()
@@ -348,8 +348,8 @@ def test_policies_that_cannot_be_read_fail_the_step_with_the_error(aws_world, pi
             "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "r-9"},
         }
 
+    aws.gateway().events.register("before-call.iam.ListUserPolicies", deny)  # before any client
     grant = provisioned(piyo, hoge)
-    aws.gateway().events.register("before-call.iam.ListUserPolicies", deny)
     verification, steps = verify(grant)
     step = steps["user_policy"]
     assert step["status"] == "fail"
