@@ -1,10 +1,11 @@
-"""Session timeouts, an audit record of every permission denial, and bad query input."""
+"""Session timeouts, htmx redirects, an audit record of every permission denial, bad query input."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 
 STARTED = "xacct_session_started"
@@ -40,6 +41,42 @@ class SessionTimeoutMiddleware:
                 return redirect_to_login(request.get_full_path())
             request.session[SEEN] = now
         return self.get_response(request)
+
+
+class HtmxRedirectMiddleware:
+    """Answer an htmx request with `HX-Redirect` where Django would answer a redirect.
+
+    htmx follows a 3xx inside its request and swaps the page at its end into the
+    panel that asked: with the session gone (logged out in another tab, idle or
+    too old) the Test access panel showed the whole login page. Instead, a
+    redirect to log in becomes 401 with `HX-Redirect` to the login page, its
+    `next` the page the person is on (not the htmx endpoint, often POST-only);
+    any other redirect becomes 200 with `HX-Redirect` to where it pointed.
+    htmx then loads that as a whole page (https://htmx.org/reference/#response_headers).
+    403 and CSRF failures get the same treatment in xacct_portal.errors.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from xacct_portal.errors import current_page, htmx_redirect, is_htmx
+
+        response = self.get_response(request)
+        if not is_htmx(request) or not 300 <= response.status_code < 400:
+            return response
+        location = response.get("Location", "")
+        target = urlsplit(location)
+        if target.path == resolve_url(settings.LOGIN_URL):
+            login = redirect_to_login(current_page(request))
+            return htmx_redirect(
+                login["Location"], status=401, text="Your session has ended; log in again."
+            )
+        if target.path == reverse("reauthenticate"):
+            query = parse_qs(target.query)
+            query["next"] = [current_page(request)]
+            return htmx_redirect(f"{target.path}?{urlencode(query, doseq=True)}")
+        return htmx_redirect(location)
 
 
 class PermissionDeniedAuditMiddleware:

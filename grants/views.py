@@ -178,6 +178,12 @@ def account_check(request: HttpRequest, pk: int) -> HttpResponse:
     account = services.account_check(account=account, actor=request.user)
     if account.last_check_ok:
         messages.success(request, f"Connected to {account.name} as {account.last_check_arn}.")
+    elif account.last_check_arn:
+        messages.error(
+            request,
+            f"AWS answered as {account.last_check_arn}, which is not in {account.name} "
+            f"({account.account_id}); details below.",
+        )
     else:
         messages.error(request, f"Could not connect to {account.name}; details below.")
     return redirect(account)

@@ -117,5 +117,6 @@ def test_check_fails_when_the_credentials_land_in_another_account(moto_aws: None
     services.account_check(account=account, actor=None)
     account.refresh_from_db()
     assert account.last_check_ok is False
-    assert account.last_check_error["client_error"] == "WrongAccount"
+    assert account.last_check_error["client_error"] == ""
+    assert account.last_check_error["http_status"] == 200
     assert "123456789012" in account.last_check_error["message"]

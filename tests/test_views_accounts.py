@@ -167,3 +167,17 @@ def test_it_registers_an_account_in_another_partition(user_client) -> None:  # t
     response = user_client.post(reverse("account_create"), data)
     assert response.status_code == 302
     assert AwsAccount.objects.get().default_region == "us-gov-west-1"
+
+
+def test_check_connection_in_another_account_says_aws_answered_not_that_it_got_no_answer(
+    user_client, moto_aws
+) -> None:  # type: ignore[no-untyped-def]
+    # The default chain here is moto's account 123456789012, not the recorded one.
+    account = make_account(access_method=AccessMethod.DEFAULT_CHAIN, hub_role_name="")
+    response = user_client.post(reverse("account_check", args=[account.pk]), follow=True)
+    body = response.content.decode()
+    assert "never got an answer" not in body
+    assert "Could not connect" not in body
+    assert "AWS answered as arn:aws:sts::123456789012:" in body
+    assert "AWS answered, but not as expected" in body
+    assert "act in account 123456789012, not in 111122223333" in body

@@ -303,3 +303,43 @@ def test_a_batch_records_why_a_deleted_grant_and_a_crashed_task_were_not_verifie
     assert "Finished: 1 verified, <strong>0 failed</strong>, 2 not verified." in body
     assert "2 grants could not be verified; the table says why." in body
     assert "The grant was deleted before its turn." in body
+
+
+def test_a_failed_test_access_is_audited_with_the_error_the_panel_shows(
+    user_client, enforcing, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.aws import sandbox
+    from grants.models import AuditAction, AuditEvent
+
+    from .test_services_verification import ROLE
+    from .test_services_verification import provision as provision_directly
+
+    grant = provision_directly(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    aws.role_policy_detach(piyo.access(), role_name=ROLE, policy_arn=grant.managed_policy_arns[0])
+    panel = user_client.post(reverse("grant_verify", args=[grant.pk]), HTTP_HX_REQUEST="true")
+    steps = {step["key"]: step for step in Verification.objects.get().steps}
+    # A static check fails first; the AWS error is the live ListQueues's.
+    assert steps["permissions"]["status"] == "fail" and not steps["permissions"]["error"]
+    shown = steps["list_queues"]["error"]
+    assert shown["request_id"] and shown["request_id"] in panel.content.decode()
+    event = AuditEvent.objects.get(action=AuditAction.GRANT_VERIFY)
+    assert (event.service, event.operation) == ("sqs", "ListQueues")
+    assert (event.error_code, event.http_status) == ("AccessDenied", shown["http_status"])
+    assert event.request_id == shown["request_id"]
+    assert event.outcome == "failure"
+
+
+def test_a_passed_test_access_is_audited_with_the_assume_role_request_id(
+    user_client, enforcing, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.aws import sandbox
+    from grants.models import AuditAction, AuditEvent
+
+    from .test_services_verification import provision as provision_directly
+
+    grant = provision_directly(piyo, hoge, grantee_profile=sandbox.GRANTEE_PROFILE)
+    user_client.post(reverse("grant_verify", args=[grant.pk]))
+    event = AuditEvent.objects.get(action=AuditAction.GRANT_VERIFY)
+    assert event.outcome == "success"
+    assert (event.service, event.operation, event.error_code) == ("sts", "AssumeRole", "")
+    assert len(event.request_id) >= 20

@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Redirects (to log in, above all) reach htmx requests as HX-Redirect, not a page.
+    "grants.middleware.HtmxRedirectMiddleware",
     "grants.middleware.SessionTimeoutMiddleware",
     "grants.middleware.PermissionDeniedAuditMiddleware",
     # Out-of-range integers in a query (ids, pages, the admin's filters) get a 400.
@@ -142,18 +144,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
+# Development, tests and the embedded sandbox (which serves with DEBUG off, as production
+# does, but runs no collectstatic) serve static files straight from the finders.
+_STATIC_FROM_FINDERS = DEBUG or env.bool("XACCT_SANDBOX", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if _STATIC_FROM_FINDERS
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-# Serve straight from the finders when collectstatic has not run (development, tests).
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = _STATIC_FROM_FINDERS
 
 # Pages load nothing from other origins and run no inline script or style.
 SECURE_CSP = {
@@ -184,6 +188,8 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A stale or missing CSRF token: a friendly page (or, to htmx, a message and a reload).
+CSRF_FAILURE_VIEW = "xacct_portal.errors.csrf_failure"
 
 # --- AWS -------------------------------------------------------------------
 # An endpoint URL sends every AWS call to a stand-in (the embedded sandbox);

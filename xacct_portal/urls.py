@@ -10,3 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("grants.urls")),
 ]
+
+# Friendly pages (templates/403.html, 404.html, 500.html); htmx requests get a redirect.
+handler403 = "xacct_portal.errors.permission_denied"
+handler404 = "xacct_portal.errors.page_not_found"
+handler500 = "xacct_portal.errors.server_error"

@@ -97,7 +97,13 @@ def account_update(
 
 
 def account_check(*, account: AwsAccount, actor: AbstractBaseUser | None) -> AwsAccount:
-    """Call sts:GetCallerIdentity the way the portal acts in the account; save the outcome."""
+    """Call sts:GetCallerIdentity the way the portal acts in the account; save the outcome.
+
+    Returns the account with last_check_* set: ok and the ARN, or the AWS error
+    detail; an answer from another account than the recorded one fails the check
+    with a detail that says AWS answered (HTTP 200, no error code). Raises
+    PermissionDenied when the actor may not manage accounts.
+    """
     require(actor, "manage_account")
     identity: aws.CallerIdentity | None = None
     error: aws.AwsErrorDetail | None = None
@@ -106,14 +112,17 @@ def account_check(*, account: AwsAccount, actor: AbstractBaseUser | None) -> Aws
     except aws.AwsError as exc:
         error = exc.detail
     if identity is not None and identity.account_id != account.account_id:
+        # AWS answered (HTTP 200): no AWS error code and no client-side error, only
+        # an answer naming another account. The page must not say the call failed.
         error = aws.AwsErrorDetail(
             service="sts",
             operation="GetCallerIdentity",
             message=(
-                f"The credentials act in account {identity.account_id} ({identity.arn}), "
-                f"not in {account.account_id}."
+                f"AWS answered GetCallerIdentity with {identity.arn}: these credentials act "
+                f"in account {identity.account_id}, not in {account.account_id}, the account "
+                "recorded here. Fix the profile, hub role or account ID."
             ),
-            client_error="WrongAccount",
+            http_status=200,
         )
     with transaction.atomic():
         account.last_checked_at = timezone.now()

@@ -680,7 +680,10 @@ def grant_verify(
             fields["status"] = status
         for name, value in fields.items():
             setattr(grant, name, value)
-        error = aws.AwsErrorDetail.from_dict(failed.error) if failed and failed.error else None
+        # The AWS error the panel shows: the first failing step that carries one, which
+        # need not be the first failing step (a static check may fail before it).
+        failed_call = next((s for s in chain.steps if s.status == FAIL and s.error), None)
+        error = aws.AwsErrorDetail.from_dict(failed_call.error) if failed_call else None
         audit_record(
             actor=actor,
             action=AuditAction.GRANT_VERIFY,
@@ -689,7 +692,10 @@ def grant_verify(
             grant=grant,
             target_arn=chain.role_arn,
             error=error,
+            # Else the live AssumeRole, as the trusting account's CloudTrail records it.
             request_id=assumed.request_id if assumed else "",
+            service="sts" if assumed else "",
+            operation="AssumeRole" if assumed else "",
             message=(
                 failed.summary
                 if failed

@@ -118,6 +118,7 @@ class Command(BaseCommand):
             AWS_SHARED_CREDENTIALS_FILE=str(credentials_path),
             AWS_PROFILE=sandbox.PORTAL_PROFILE,
         )
+        env.update(_production_like_web(options["addrport"]))
         worker = not options["immediate"]
         # Said outright: a .env copied from .env.example must not queue work nothing runs.
         env["XACCT_TASK_BACKEND"] = "database" if worker else "immediate"
@@ -247,6 +248,34 @@ class Command(BaseCommand):
             "resets the portal records too.\n"
         )
         out.flush()
+
+
+def _production_like_web(addrport: str) -> dict[str, str]:
+    """Settings that make the sandbox's portal answer as production does: DEBUG off.
+
+    Visitors see the portal's own 403/404/500 and CSRF pages, never Django's
+    technical pages (which list every URL pattern and the settings). Over plain
+    HTTP on this machine: no HTTPS redirect, no secure-only cookies, no HSTS. A
+    fresh secret key per start (sessions end with the sandbox anyway) unless one is
+    set; the hosts it answers to follow --addrport (any, when it listens on all
+    addresses) unless DJANGO_ALLOWED_HOSTS says otherwise. Static files are served
+    from the source folders by WhiteNoise (settings: XACCT_SANDBOX).
+    """
+    host = addrport.rpartition(":")[0].strip("[]") if ":" in addrport else ""
+    hosts = ["localhost", "127.0.0.1", "[::1]"]
+    if host in ("0.0.0.0", "::"):
+        hosts = ["*"]
+    elif host and host not in hosts:
+        hosts.append(f"[{host}]" if ":" in host else host)
+    return {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": os.environ.get("DJANGO_ALLOWED_HOSTS") or ",".join(hosts),
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_HSTS_SECONDS": "0",
+        "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "false",
+    }
 
 
 def _stop(child: subprocess.Popen) -> None:
