@@ -40,11 +40,22 @@ def new_grant(world: FaultWorld) -> Grant:
     return grant
 
 
-def provisioned(world: FaultWorld) -> Grant:
-    grant = services.grant_provision(grant=new_grant(world), actor=None)
+def settled(grant: Grant, status: str) -> Grant:
+    """The grant once its operation has ended in `status`. A normal call may time out on
+    a loaded machine (the read timeout is short): the operation then waits for recovery,
+    which the preparation of a cell runs (at most three passes)."""
     grant.refresh_from_db()
-    assert grant.status == GrantStatus.ACTIVE, grant.last_error
+    for _ in range(3):
+        if grant.status == status:
+            break
+        recover()
+        grant.refresh_from_db()
+    assert grant.status == status, (grant.status, grant.last_error)
     return grant
+
+
+def provisioned(world: FaultWorld) -> Grant:
+    return settled(services.grant_provision(grant=new_grant(world), actor=None), "active")
 
 
 def _changed(document: dict, statement: dict | None = None) -> dict:
@@ -111,9 +122,7 @@ def _prepare_retry(world: FaultWorld) -> Grant:
         contextlib.suppress(Exception),
     ):
         services.grant_provision(grant=new_grant(world), actor=None)
-    grant = Grant.objects.get(role_name=ROLE)
-    assert grant.status == GrantStatus.FAILED, (grant.status, grant.last_error)
-    return grant
+    return settled(Grant.objects.get(role_name=ROLE), GrantStatus.FAILED)
 
 
 def _prepare_reapply_missing(world: FaultWorld) -> Grant:

@@ -22,7 +22,7 @@ from grants.models import Grant, GrantStatus, Operation
 from ..test_worker import database_url
 from .checker import disagreements
 from .proxy import FaultKind, Rule
-from .scenarios import new_grant, recover
+from .scenarios import new_grant, recover, settled
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Long enough that the worker is still waiting on the held call when it is killed.
@@ -124,8 +124,7 @@ def test_a_worker_killed_mid_revoke_is_recovered_without_disagreement(
 ) -> None:  # type: ignore[no-untyped-def]
     grant = services.grant_provision(grant=new_grant(fault_world), actor=None)
     task_queue.run()
-    grant.refresh_from_db()
-    assert grant.status == GrantStatus.ACTIVE, grant.last_error
+    settled(grant, GrantStatus.ACTIVE)
     services.grant_revoke(grant=Grant.objects.get(pk=grant.pk), actor=None)
     operation = Operation.objects.filter(grant=grant).order_by("-pk").first()
     assert operation is not None and operation.kind == "revoke"
