@@ -200,3 +200,35 @@ def log_in(page: Page, portal: RunningPortal) -> None:
     page.get_by_label("Password").fill(portal.password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(portal.url + "/")
+
+
+AXE_SCRIPT = BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS_IMPACTS = ("serious", "critical")
+
+
+def axe_serious_violations(page: Page) -> list[str]:
+    """Run axe-core (from npm, `make test` runs `npm ci`) on the page as it is now.
+
+    In: a loaded page. Out: one line per serious or critical violation, "rule-id: targets"
+    (empty when there are none). Fails the test when node_modules lacks axe-core.
+    axe is evaluated through the DevTools protocol, which the portal's CSP does not govern,
+    so the page itself is checked under its real CSP.
+    """
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"{AXE_SCRIPT} is missing: `make test` installs it with `npm ci`.")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT.read_text())
+    violations = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact,
+                targets: v.nodes.map(n => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {', '.join(v['targets'][:5])}"
+        for v in violations
+        if v["impact"] in SERIOUS_IMPACTS
+    ]
