@@ -15,7 +15,8 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -91,12 +92,13 @@ def _page(request: HttpRequest, items: Any) -> Page:
 @permission_required("grants.view_grant", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
     live = Grant.objects.filter(status__in=VERIFIABLE)
-    soon = timezone.now() + timedelta(days=7)
+    soon = timezone.now() + EXPIRING_WITHIN
     counts = live.aggregate(
         active=Count("pk", filter=Q(status=GrantStatus.ACTIVE)),
         failing=Count("pk", filter=Q(status=GrantStatus.FAILING) | Q(last_verification_ok=False)),
-        unverified=Count("pk", filter=Q(last_verified_at__isnull=True)),
-        expiring=Count("pk", filter=Q(expires_at__lte=soon)),
+        # The same filters as the grant list's ?attention=, where the cards link.
+        unverified=Count("pk", filter=_attention("unverified")),
+        expiring=Count("pk", filter=_attention("expiring")),
     )
     accounts = AwsAccount.objects.all()
     return render(
@@ -318,13 +320,29 @@ def _audit_csv(events: Any) -> StreamingHttpResponse:
 
 
 GRANT_SORTS = {
-    "newest": "-created_at",
-    "oldest": "created_at",
-    "role": "role_name",
-    "status": "status",
-    "expiry": "expires_at",
-    "verified": "-last_verified_at",
+    "newest": F("created_at").desc(),
+    "oldest": F("created_at").asc(),
+    # As people read names: "Orders" next to "orders", not after every lower-case name.
+    "role": Lower("role_name").asc(),
+    "status": F("status").asc(),
+    # A grant that never expires comes after every grant that does.
+    "expiry": F("expires_at").asc(nulls_last=True),
+    "verified": F("last_verified_at").desc(nulls_last=True),
 }
+EXPIRING_WITHIN = timedelta(days=7)
+# The dashboard's cards, as grant list filters: (description, live grants matching).
+GRANT_ATTENTION = {
+    "unverified": "Live grants never verified",
+    "expiring": f"Live grants expiring within {EXPIRING_WITHIN.days} days",
+}
+
+
+def _attention(kind: str) -> Q:
+    """The live grants a dashboard card counts: never verified, or expiring soon."""
+    live = Q(status__in=VERIFIABLE)
+    if kind == "unverified":
+        return live & Q(last_verified_at__isnull=True)
+    return live & Q(expires_at__lte=timezone.now() + EXPIRING_WITHIN)
 
 
 @permission_required("grants.view_grant", raise_exception=True)
@@ -333,6 +351,11 @@ def grant_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in GrantStatus.values:
         grants = grants.filter(status=status)
+    attention = request.GET.get("attention", "")
+    if attention in GRANT_ATTENTION:
+        grants = grants.filter(_attention(attention))
+    else:
+        attention = ""
     account = request.GET.get("account", "")
     for account_pk in _ids([account]):
         grants = grants.filter(Q(trusting_account_id=account_pk) | Q(trusted_account_id=account_pk))
@@ -349,7 +372,9 @@ def grant_list(request: HttpRequest) -> HttpResponse:
             | Q(trusting_account__name__icontains=query)
         )
     sort = request.GET.get("sort", "newest")
-    grants = grants.order_by(GRANT_SORTS.get(sort, "-created_at"), "-pk")
+    if sort not in GRANT_SORTS:
+        sort = "newest"
+    grants = grants.order_by(GRANT_SORTS[sort], "-pk")
     page = _page(request, grants)
     return render(
         request,
@@ -358,12 +383,14 @@ def grant_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "status": status,
             "statuses": GrantStatus.choices,
+            "attention": attention,
+            "attention_label": GRANT_ATTENTION.get(attention, ""),
             "account": account,
             "accounts": AwsAccount.objects.only("pk", "name", "account_id"),
             "query": query,
             "sort": sort,
             "sorts": list(GRANT_SORTS),
-            "filtered": bool(status or account or query),
+            "filtered": bool(status or account or query or attention),
         },
     )
 
@@ -489,6 +516,29 @@ def grants_verify_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(batch)
 
 
+def _progress_segments(total: int, **counts: int) -> list[dict[str, Any]]:
+    """The batch's stacked progress bar: one segment per outcome with items, each its
+    share of `total` in whole percent (rounded down, at least 1), in the given order."""
+    colours = {"passed": "success", "failed": "danger", "static": "info", "skipped": "warning"}
+    labels = {
+        "passed": "passed",
+        "failed": "failed",
+        "static": "checked statically only",
+        "skipped": "not verified",
+    }
+    return [
+        {
+            "key": key,
+            "count": count,
+            "percent": max(1, 100 * count // total),
+            "colour": colours[key],
+            "label": labels[key],
+        }
+        for key, count in counts.items()
+        if count and total
+    ]
+
+
 @permission_required("grants.view_grant", raise_exception=True)
 def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(VerificationBatch, pk=pk)
@@ -499,16 +549,27 @@ def verification_batch(request: HttpRequest, pk: int) -> HttpResponse:
     moments = [batch.created_at] + [
         moment for item in items for moment in (item.started_at, item.finished_at) if moment
     ]
+    verifications = [i.verification for i in items if i.verification is not None]
+    failed = sum(1 for v in verifications if v.failed_step)
+    passed = sum(1 for v in verifications if v.passed)
     context = {
         "batch": batch,
         "items": items,
         "done": done,
         "total": total,
         "verified": states[BatchItemState.VERIFIED],
-        "failed": sum(1 for i in items if i.verification and i.verification.failed_step),
+        "passed": passed,
+        "failed": failed,
         "skipped": states[BatchItemState.SKIPPED],
         "running": states[BatchItemState.RUNNING],
         "percent": int(100 * done / total) if total else 100,
+        "segments": _progress_segments(
+            total,
+            passed=passed,
+            failed=failed,
+            static=len(verifications) - passed - failed,
+            skipped=states[BatchItemState.SKIPPED],
+        ),
         # Nothing moving for a while: the workers are busy elsewhere, or none runs.
         "stalled": batch.finished_at is None and timezone.now() - max(moments) > BATCH_STALL_AFTER,
     }
@@ -597,6 +658,15 @@ def grant_operation_resume(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(grant)
 
 
+def grantee_phrase(grant: Grant) -> str:
+    """Who the user policy is for, in words: "IAM user hoge-app in 444455556666", or,
+    with no grantee named yet, "the IAM user the trusted account chooses, in …"."""
+    kind = grant.get_grantee_type_display()
+    if grant.grantee_name:
+        return f"{kind} {grant.grantee_name} in {grant.trusted_aws_account_id}"
+    return f"the {kind} the trusted account chooses, in {grant.trusted_aws_account_id}"
+
+
 def _documents(grant: Grant) -> list[tuple[str, str, str]]:
     """(title, where it goes, JSON) for each document of the grant."""
     documents = [
@@ -610,11 +680,10 @@ def _documents(grant: Grant) -> list[tuple[str, str, str]]:
                 grant.inline_policy,
             )
         )
-    grantee = grant.grantee_name or "the grantee"
     documents.append(
         (
             f"User policy {grant.user_policy_name}",
-            f"on {grant.get_grantee_type_display()} {grantee} in {grant.trusted_aws_account_id}",
+            f"on {grantee_phrase(grant)}",
             grant.user_policy,
         )
     )
