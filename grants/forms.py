@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.forms.utils import pretty_name
 from django.utils import timezone
 
 from . import aws, policies
@@ -123,6 +124,69 @@ def _partition_error(
     )
 
 
+class RevealedField:
+    """A visible field of a wizard step and whether the chosen option shows it."""
+
+    def __init__(
+        self, field: forms.BoundField, control: str, option: str, shown: bool, holds_input: bool
+    ) -> None:
+        self.field = field
+        self.control = control
+        self.option = option
+        self.shown = shown
+        self.holds_input = holds_input
+
+
+class OptionFieldsMixin:
+    """Fields that belong to one option of a choice (a radio field): shown only when it is chosen.
+
+    `OPTION_FIELDS` maps a field name to (control field, option value). A field of an option
+    not chosen that still holds typed input is never dropped: `clean()` reports it on the
+    field (see `_refuse_unchosen_input`), so the step asks instead of discarding it.
+    """
+
+    OPTION_FIELDS: dict[str, tuple[str, str]] = {}
+    OPTION_LABELS: dict[str, str] = {}
+
+    @property
+    def option_controls(self) -> set[str]:
+        """The names of the radio fields whose choice shows or hides other fields."""
+        return {control for control, _ in self.OPTION_FIELDS.values()}
+
+    def holds_input(self, name: str, value: Any) -> bool:
+        """True when the field's value (raw or cleaned) is something the user typed or chose."""
+        if isinstance(value, list | tuple):
+            return any(str(v).strip() for v in value)
+        return bool(str(value or "").strip())
+
+    def chosen(self, control: str) -> str:
+        return str(self[control].value() or "")  # type: ignore[index]
+
+    def revealed_fields(self) -> list[RevealedField]:
+        """The visible fields in order, each marked shown or hidden for the chosen option."""
+        result = []
+        for bound in self.visible_fields():  # type: ignore[attr-defined]
+            control, option = self.OPTION_FIELDS.get(bound.name, ("", ""))
+            holds = bool(control) and self.holds_input(bound.name, bound.value())
+            shown = not control or self.chosen(control) == option or bool(bound.errors) or holds
+            result.append(RevealedField(bound, control, option, shown, holds))
+        return result
+
+    def _refuse_unchosen_input(self, data: dict[str, Any]) -> None:
+        """Ask about typed input in the fields of an option not chosen, instead of dropping it."""
+        for name, (control, option) in self.OPTION_FIELDS.items():
+            if data.get(control) in (None, option) or name in self.errors:  # type: ignore[attr-defined]
+                continue
+            if self.holds_input(name, data.get(name)):
+                label = self.fields[name].label or pretty_name(name)  # type: ignore[attr-defined]
+                self.add_error(  # type: ignore[attr-defined]
+                    name,
+                    f"{label} is filled in, but it is used only with "
+                    f"“{self.OPTION_LABELS[option]}”, which is not chosen. Choose that option "
+                    "to use it, or clear it.",
+                )
+
+
 class RoleStepForm(BootstrapMixin, forms.Form):
     """Step 1: the trusting account and the role to create there."""
 
@@ -172,8 +236,15 @@ class RoleStepForm(BootstrapMixin, forms.Form):
         return data
 
 
-class TrustedStepForm(BootstrapMixin, forms.Form):
-    """Step 2: who is trusted, and on which conditions."""
+class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
+    """Step 2: who is trusted, and on which conditions.
+
+    `generated_external_id` is this wizard run's one generated value (kept in the wizard's
+    storage), used when "Generate" is ticked: every validation of the step gives the same value.
+    """
+
+    OPTION_FIELDS = {"trusted_principal_arn": ("trust_scope", TrustScope.PRINCIPAL)}
+    OPTION_LABELS = dict(TrustScope.choices)
 
     trusted_account = forms.ModelChoiceField(
         queryset=AwsAccount.objects.all(),
@@ -210,11 +281,16 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
         *args: Any,
         trusting_account: AwsAccount | None,
         lookup: LiveLookup | None = None,
+        generated_external_id: str = "",
         **kwargs: Any,
     ) -> None:
         self.trusting_account = trusting_account
         self.lookup = lookup or LiveLookup()
+        self.generated_external_id = generated_external_id or f"xacct-{uuid.uuid4()}"
         super().__init__(*args, **kwargs)
+        self.fields[
+            "generate_external_id"
+        ].help_text = f"This wizard run's value: {self.generated_external_id}"
 
     def clean_trusted_principal_arn(self) -> str:
         value = self.cleaned_data["trusted_principal_arn"].strip()
@@ -288,6 +364,7 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
                 "The trusted account must differ from the trusting account.",
             )
         arn = data.get("trusted_principal_arn", "")
+        self._refuse_unchosen_input(data)
         if data.get("trust_scope") == TrustScope.PRINCIPAL:
             if not arn and "trusted_principal_arn" not in self.errors:
                 self.add_error("trusted_principal_arn", "Enter the ARN of the trusted principal.")
@@ -312,7 +389,7 @@ class TrustedStepForm(BootstrapMixin, forms.Form):
             if data.get("external_id"):
                 self.add_error("external_id", "Type an external ID or generate one, not both.")
             else:
-                data["external_id"] = f"xacct-{uuid.uuid4()}"
+                data["external_id"] = self.generated_external_id
         return data
 
 
@@ -326,8 +403,16 @@ DEFAULT_QUEUE_ACTIONS = [
 ]
 
 
-class PermissionsStepForm(BootstrapMixin, forms.Form):
+class PermissionsStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
     """Step 3: what the role may do, where, and for how long."""
+
+    OPTION_FIELDS = {
+        "queue_names": ("permission_set", PermissionSet.QUEUES),
+        "queue_actions": ("permission_set", PermissionSet.QUEUES),
+        "allow_list_queues": ("permission_set", PermissionSet.QUEUES),
+        "custom_policy_arns": ("permission_set", PermissionSet.CUSTOM),
+    }
+    OPTION_LABELS = dict(PermissionSet.choices)
 
     permission_set = forms.ChoiceField(
         choices=PermissionSet.choices, initial=PermissionSet.SQS_FULL, widget=forms.RadioSelect
@@ -439,9 +524,18 @@ class PermissionsStepForm(BootstrapMixin, forms.Form):
             raise forms.ValidationError("The expiry must be in the future.")
         return value
 
+    def holds_input(self, name: str, value: Any) -> bool:
+        """Typed input, not defaults: ListQueues' checkbox and the default actions are not."""
+        if name == "allow_list_queues":
+            return False
+        if name == "queue_actions" and isinstance(value, list | tuple):
+            return bool(value) and sorted(value) != sorted(DEFAULT_QUEUE_ACTIONS)
+        return super().holds_input(name, value)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         kind = data.get("permission_set")
+        self._refuse_unchosen_input(data)
         if kind == PermissionSet.QUEUES:
             if self.queue_error:
                 raise forms.ValidationError(self.queue_error)

@@ -1,4 +1,8 @@
-"""The hand-off kit: what the trusted side needs to use a grant, built from the record."""
+"""The hand-off kit: what the trusted side needs to use a grant, built from the record.
+
+Everything here is pure except `grantee_mfa_serial` (one iam:ListMFADevices through the
+gateway) and `handoff_kit`, which reads it and the portal's AWS endpoint setting.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from . import policies
-from .models import Grant
+from django.conf import settings
+
+from . import aws, policies
+from .models import Grant, GranteeType
 
 SIGNIN_HOSTS = {
     "aws": "signin.aws.amazon.com",
     "aws-cn": "signin.amazonaws.cn",
     "aws-us-gov": "signin.amazonaws-us-gov.com",
 }
+# ListQueues returns at most 1000 URLs a page, and pages only when MaxResults is passed
+# (SQS API reference, ListQueues; the CLI passes it with --page-size).
+LIST_QUEUES_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -22,12 +31,94 @@ class SwitchRoleLink:
     problems: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class MfaSerial:
+    """The MFA device serial the kit names, or why it names none (`problem`, in words)."""
+
+    serial: str = ""
+    problem: str = ""
+    others: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HandoffKit:
+    cli_profile: str
+    cli_command: str
+    boto3: str
+    switch_role: SwitchRoleLink
+    user_policy: str
+    mfa: MfaSerial | None
+    endpoint_url: str
+
+
 def source_profile(grant: Grant) -> str:
     return grant.grantee_profile or grant.grantee_name or "default"
 
 
-def cli_profile(grant: Grant) -> str:
-    """An AWS CLI/SDK config profile that assumes the role from the grantee's own profile."""
+def grantee_mfa_serial(grant: Grant) -> MfaSerial | None:
+    """The grantee's MFA device serial for a grant that requires MFA (None when it does not).
+
+    Read live with iam:ListMFADevices in the trusted account (bounded by the request's AWS
+    deadline, like every gateway call); never guessed from the user name. When there is no
+    device, or it cannot be read, `problem` says so plainly: AssumeRole with an MFA condition
+    needs SerialNumber and TokenCode (STS API reference, AssumeRole). Raises nothing.
+    """
+    if not grant.require_mfa:
+        return None
+    user = grant.grantee_name
+    if grant.grantee_type == GranteeType.ROLE:
+        return MfaSerial(
+            problem=(
+                f"The role requires MFA, but the grantee {user or 'role'} is an IAM role, and "
+                "roles have no MFA devices: AWS sets aws:MultiFactorAuthPresent only for "
+                "sessions made with an MFA code, so this grantee cannot assume the role as is."
+            )
+        )
+    if not user:
+        return MfaSerial(
+            problem=(
+                "The role requires MFA, and no grantee user is recorded, so the portal cannot "
+                "read an MFA device: put the ARN of the assuming user's MFA device (IAM → Users "
+                "→ the user → Security credentials) in mfa_serial and SerialNumber."
+            )
+        )
+    if not grant.trusted_is_managed:
+        return MfaSerial(
+            problem=(
+                f"The role requires MFA. The portal does not manage {grant.trusted_aws_account_id}"
+                f" and cannot read {user}'s MFA devices: put the ARN of {user}'s MFA device "
+                f"(IAM → Users → {user} → Security credentials) in mfa_serial and SerialNumber."
+            )
+        )
+    assert grant.trusted_account is not None
+    try:
+        serials = aws.mfa_device_serials(grant.trusted_account.access(), user_name=user)
+    except aws.AwsError as exc:
+        d = exc.detail
+        return MfaSerial(
+            problem=(
+                f"The role requires MFA, and {user}'s MFA devices could not be read "
+                f"({d.service}:{d.operation} {d.code or d.client_error}: {d.message}; request ID "
+                f"{d.request_id or '—'}): put the ARN of {user}'s MFA device in mfa_serial and "
+                "SerialNumber, or reload this page."
+            )
+        )
+    if not serials:
+        return MfaSerial(
+            problem=(
+                f"{user} has no MFA device, and the role requires MFA: it cannot be assumed until "
+                f"{user} has one. Assign one (IAM → Users → {user} → Security credentials → "
+                "Assign MFA device), then reload this page for a kit that names it."
+            )
+        )
+    return MfaSerial(serial=serials[0], others=tuple(serials[1:]))
+
+
+def cli_profile(grant: Grant, *, endpoint_url: str = "", mfa: MfaSerial | None = None) -> str:
+    """An AWS CLI/SDK config profile that assumes the role from the grantee's own profile.
+
+    `endpoint_url` (the sandbox's) goes in the profile; `mfa` is `grantee_mfa_serial`'s answer.
+    """
     lines = [
         f"[profile {grant.role_name}]",
         f"role_arn = {grant.planned_role_arn}",
@@ -35,40 +126,67 @@ def cli_profile(grant: Grant) -> str:
     ]
     if grant.external_id:
         lines.append(f"external_id = {grant.external_id}")
-    if grant.require_mfa and grant.grantee_type == "user" and grant.grantee_name:
-        partition = grant.trusting_account.partition
-        lines.append(
-            f"mfa_serial = arn:{partition}:iam::{grant.trusted_aws_account_id}:mfa/"
-            f"{grant.grantee_name}"
-        )
+    if grant.require_mfa:
+        if mfa is not None and mfa.serial:
+            lines.append(f"mfa_serial = {mfa.serial}")
+        else:
+            lines.append("# mfa_serial = <the ARN of the grantee's MFA device>: see the kit's note")
     lines += [
         f"duration_seconds = {min(grant.max_session_duration, 3600)}",
         f"region = {grant.region}",
     ]
+    if endpoint_url:
+        lines.append(f"endpoint_url = {endpoint_url}")
     return "\n".join(lines) + "\n"
 
 
-def boto3_snippet(grant: Grant) -> str:
-    """The seed's program in Python: assume the role, list the queues, or print every detail."""
+def cli_command(grant: Grant, *, endpoint_url: str = "") -> str:
+    """The AWS CLI command that lists every queue through the profile: it pages only with
+    --page-size (AWS CLI reference, sqs list-queues). With `endpoint_url` it passes
+    --endpoint-url as well: AWS CLI v1 ignores a profile's endpoint_url for SQS and calls
+    <region>.queue.amazonaws.com (awscli/customizations/overridesslcommonname.py)."""
+    command = f"aws sqs list-queues --profile {grant.role_name} --page-size {LIST_QUEUES_PAGE_SIZE}"
+    if endpoint_url:
+        command += f" --endpoint-url {endpoint_url}"
+    return command
+
+
+def boto3_snippet(grant: Grant, *, endpoint_url: str = "", mfa: MfaSerial | None = None) -> str:
+    """The seed's program in Python: assume the role from the grantee's profile, list every
+    queue (all pages), or print every error detail. Runs unmodified where the grantee's
+    profile exists; `endpoint_url` (the sandbox's) is passed to both clients."""
     extra = f",\n        ExternalId={json.dumps(grant.external_id)}" if grant.external_id else ""
-    mfa = ""
+    stop = ""
     if grant.require_mfa:
-        mfa = (
-            ',\n        SerialNumber="<your MFA device ARN>",\n'
-            '        TokenCode=input("MFA code: ")'
-        )
+        if mfa is not None and mfa.serial:
+            extra += (
+                f",\n        SerialNumber={json.dumps(mfa.serial)},\n"
+                '        TokenCode=input("MFA code: ")'
+            )
+        else:
+            reason = (mfa.problem if mfa else "") or (
+                "The role requires MFA: put the grantee's MFA device ARN in SerialNumber."
+            )
+            stop = f"\nraise SystemExit({json.dumps(reason)})\n"
+    endpoint_line = endpoint_arg = sqs_endpoint = ""
+    if endpoint_url:
+        endpoint_line = f"ENDPOINT_URL = {json.dumps(endpoint_url)}  # the portal's AWS endpoint\n"
+        endpoint_arg = ", endpoint_url=ENDPOINT_URL"
+        sqs_endpoint = "        endpoint_url=ENDPOINT_URL,\n"
     return f"""import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 ROLE_ARN = {json.dumps(grant.planned_role_arn)}
 REGION = {json.dumps(grant.region)}
-
+SOURCE_PROFILE = {json.dumps(source_profile(grant))}  # the grantee's own credentials
+{endpoint_line}{stop}
 try:
-    sts = boto3.client("sts", region_name=REGION)
+    session = boto3.Session(profile_name=SOURCE_PROFILE)
+    sts = session.client("sts", region_name=REGION{endpoint_arg})
     credentials = sts.assume_role(
         RoleArn=ROLE_ARN,
         RoleSessionName="cross-account-app",
-        DurationSeconds={min(grant.max_session_duration, 3600)}{extra}{mfa},
+        DurationSeconds={min(grant.max_session_duration, 3600)}{extra},
     )["Credentials"]
     sqs = boto3.client(
         "sqs",
@@ -76,8 +194,9 @@ try:
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
-    )
-    for page in sqs.get_paginator("list_queues").paginate():
+{sqs_endpoint}    )
+    # ListQueues pages only when MaxResults is passed; the paginator follows NextToken.
+    for page in sqs.get_paginator("list_queues").paginate(MaxResults={LIST_QUEUES_PAGE_SIZE}):
         for url in page.get("QueueUrls", []):
             print(url)
 except ClientError as error:
@@ -91,6 +210,23 @@ except ClientError as error:
 except BotoCoreError as error:
     print("Client error:", error)
 """
+
+
+def handoff_kit(*, grant: Grant) -> HandoffKit:
+    """The whole kit for `grant`: reads the grantee's MFA devices when the role requires MFA
+    (one gateway call, within the request's AWS deadline) and carries the portal's AWS
+    endpoint (settings.AWS_ENDPOINT_URL: the sandbox's) when one is set. Raises nothing."""
+    endpoint_url = settings.AWS_ENDPOINT_URL
+    mfa = grantee_mfa_serial(grant)
+    return HandoffKit(
+        cli_profile=cli_profile(grant, endpoint_url=endpoint_url, mfa=mfa),
+        cli_command=cli_command(grant, endpoint_url=endpoint_url),
+        boto3=boto3_snippet(grant, endpoint_url=endpoint_url, mfa=mfa),
+        switch_role=switch_role_link(grant),
+        user_policy=user_policy_json(grant),
+        mfa=mfa,
+        endpoint_url=endpoint_url,
+    )
 
 
 def switch_role_link(grant: Grant) -> SwitchRoleLink:

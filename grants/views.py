@@ -410,12 +410,7 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "verifications": grant.verifications.all()[:20],
             **_operation_context(grant),
             "can_verify": grant.status in TESTABLE,
-            "kit": {
-                "cli_profile": handoff.cli_profile(grant),
-                "boto3": handoff.boto3_snippet(grant),
-                "switch_role": handoff.switch_role_link(grant),
-                "user_policy": handoff.user_policy_json(grant),
-            },
+            "kit": handoff.handoff_kit(grant=grant),
             "expiry_form": GrantExpiryForm(initial={"expires_at": grant.expires_at}),
         },
     )
@@ -719,7 +714,11 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
-        self.storage.extra_data = {"request_token": str(uuid.uuid4())}
+        # One value per wizard run for anything generated: reloads and Back/Next reuse it.
+        self.storage.extra_data = {
+            "request_token": str(uuid.uuid4()),
+            "external_id": f"xacct-{uuid.uuid4()}",
+        }
         return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -735,7 +734,31 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
             response = self.render(self.get_form())
             response.status_code = 400
             return response
+        if request.POST.get("wizard_show_fields") and step == self.steps.current:
+            # "Show fields" without JavaScript: the step again with the choice made, nothing
+            # validated or stored, everything typed kept.
+            form = self.get_form(data=request.POST)
+            self._shown_initial = {
+                name: field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+                for name, field in form.fields.items()
+                if not field.disabled
+            }
+            return self.render(self.get_form())
         return super().post(request, *args, **kwargs)
+
+    def get_form_initial(self, step: str) -> dict[str, Any]:
+        shown = getattr(self, "_shown_initial", None)
+        if shown is not None and step == self.steps.current:
+            return shown
+        return super().get_form_initial(step)
+
+    def generated_external_id(self) -> str:
+        """This wizard run's generated external ID, made once and kept in the wizard's storage."""
+        extra = dict(self.storage.extra_data)
+        if not extra.get("external_id"):
+            extra["external_id"] = f"xacct-{uuid.uuid4()}"
+            self.storage.extra_data = extra
+        return str(extra["external_id"])
 
     def cleaned(self, step: str) -> dict[str, Any]:
         if step not in self._cleaned:
@@ -747,7 +770,10 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
             return {"lookup": self.lookup}
         trusting = self.cleaned("role").get("trusting_account")
         if step == "trusted":
-            return {"trusting_account": trusting}
+            return {
+                "trusting_account": trusting,
+                "generated_external_id": self.generated_external_id(),
+            }
         if step == "permissions":
             return {"trusting_account": trusting, "lookup": self.lookup}
         if step == "grantee":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -336,3 +337,163 @@ def test_an_invalid_principal_from_aws_is_explained_on_the_grant(
     page = user_client.get(response.url).content.decode()
     assert "MalformedPolicyDocument" in page
     assert "names an IAM user or role that does not exist" in page
+
+
+# --- one generated external ID per wizard run ---------------------------------------------
+
+
+def test_a_generated_external_id_is_one_value_from_review_to_aws_and_the_grant_page(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge, generate_external_id="on"))
+    step(user_client, "permissions", permissions_step())
+    grantee = {"grantee_name": sandbox.GRANTEE_USER, "user_policy_name": "xacct-assume"}
+    first = step(user_client, "grantee", grantee).context["draft"].external_id
+    # A reload of the review re-posts the last step; Back and Next revalidate every step.
+    again = step(user_client, "grantee", grantee).context["draft"].external_id
+    user_client.post(URL, {"wizard_goto_step": "trusted", "grant_wizard-current_step": "review"})
+    step(user_client, "trusted", trusted_step(hoge, generate_external_id="on"))
+    step(user_client, "permissions", permissions_step())
+    review = step(user_client, "grantee", grantee)
+    assert first.startswith("xacct-")
+    assert again == first
+    assert review.context["draft"].external_id == first
+    assert f'data-testid="review-external-id">{first}<' in review.content.decode()
+
+    response = step(user_client, "review", {})
+    grant = Grant.objects.get()
+    trust = aws.role_get(piyo.access(), "piyo-sqs").trust_policy
+    condition = trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"]
+    assert grant.external_id == first
+    assert condition == first
+    assert first in user_client.get(response.url).content.decode()
+
+
+def test_each_wizard_run_generates_its_own_external_id(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    values = []
+    for _ in range(2):
+        user_client.get(URL)
+        step(user_client, "role", role_step(piyo))
+        response = step(user_client, "trusted", trusted_step(hoge, generate_external_id="on"))
+        values.append(response.wsgi_request.session["wizard_grant_wizard"]["extra_data"])
+    assert values[0]["external_id"] != values[1]["external_id"]
+
+
+# --- only the chosen option's fields, and nothing typed dropped ------------------------------
+
+
+def shown_fields(response) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    return {item.field.name: item.shown for item in response.context["form"].revealed_fields()}
+
+
+def test_the_permissions_step_shows_only_the_chosen_options_fields(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    response = step(user_client, "trusted", trusted_step(hoge))
+    shown = shown_fields(response)
+    body = response.content.decode()
+    assert shown["permission_set"] and shown["region"]
+    assert not shown["queue_names"] and not shown["queue_actions"]
+    assert not shown["custom_policy_arns"]
+    assert re.search(r'data-testid="field-custom_policy_arns"[^>]* hidden>', body)
+    assert not re.search(r'data-testid="field-region"[^>]* hidden>', body)
+    assert "Show the fields for this choice" in body
+
+
+def test_show_fields_rerenders_the_step_with_the_choice_and_keeps_what_was_typed(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    payload = {
+        "grant_wizard-current_step": "permissions",
+        "wizard_show_fields": "permission_set",
+        **{
+            f"permissions-{k}": v
+            for k, v in permissions_step(permission_set="queues", region="").items()
+        },
+        "permissions-max_session_duration": "7200",
+    }
+    response = user_client.post(URL, payload)
+    shown = shown_fields(response)
+    form = response.context["form"]
+    assert response.context["wizard"]["steps"].current == "permissions"
+    assert not form.is_bound  # nothing validated: no errors for the empty region yet
+    assert shown["queue_names"] and shown["queue_actions"] and not shown["custom_policy_arns"]
+    assert 'value="7200"' in response.content.decode()
+    assert "This field is required" not in response.content.decode()
+
+
+def test_managed_arns_typed_under_another_choice_are_asked_about_not_dropped(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    response = step(
+        user_client,
+        "permissions",
+        permissions_step(permission_set="sqs_read_only", custom_policy_arns=arn),
+    )
+    body = response.content.decode()
+    assert response.context["wizard"]["steps"].current == "permissions"
+    assert "Managed policy ARNs is filled in, but it is used only with" in body
+    assert shown_fields(response)["custom_policy_arns"]
+    assert arn in body
+    response = step(
+        user_client,
+        "permissions",
+        permissions_step(permission_set="custom", custom_policy_arns=arn),
+    )
+    assert response.context["wizard"]["steps"].current == "grantee"
+
+
+def test_queues_ticked_under_another_choice_are_asked_about(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    response = step(user_client, "permissions", permissions_step(queue_names=["orders"]))
+    assert response.context["wizard"]["steps"].current == "permissions"
+    assert "Queue names is filled in" in response.content.decode()
+
+
+def test_default_queue_actions_under_another_choice_are_not_input(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.forms import DEFAULT_QUEUE_ACTIONS
+
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    response = step(
+        user_client, "permissions", permissions_step(queue_actions=DEFAULT_QUEUE_ACTIONS)
+    )
+    assert response.context["wizard"]["steps"].current == "grantee"
+
+
+def test_a_principal_arn_typed_with_whole_account_trust_is_asked_about(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    arn = f"arn:aws:iam::{hoge.account_id}:user/{sandbox.GRANTEE_USER}"
+    response = step(user_client, "trusted", trusted_step(hoge, trusted_principal_arn=arn))
+    body = response.content.decode()
+    assert response.context["wizard"]["steps"].current == "trusted"
+    assert "Trusted principal ARN is filled in, but it is used only with" in body
+    assert shown_fields(response)["trusted_principal_arn"]
+    blank = step(user_client, "trusted", trusted_step(hoge))
+    assert blank.context["wizard"]["steps"].current == "permissions"
+    assert not shown_fields(
+        user_client.post(
+            URL, {"wizard_goto_step": "trusted", "grant_wizard-current_step": "permissions"}
+        )
+    )["trusted_principal_arn"]

@@ -151,6 +151,20 @@ def user_names(access: AccountAccess) -> list[str]:
     return [user["UserName"] for user in paginate(access, "iam", "list_users", "Users")]
 
 
+def mfa_device_serials(access: AccountAccess, *, user_name: str) -> list[str]:
+    """iam:ListMFADevices for the IAM user `user_name`, all pages: each device's serial
+    number (a virtual device's ARN, or a hardware device's serial), in IAM's order.
+
+    An empty list means the user has no MFA device. AssumeRole's `SerialNumber` takes this
+    value (STS API reference, AssumeRole). Raises AwsError, with code NoSuchEntity when the
+    user does not exist.
+    """
+    return [
+        device["SerialNumber"]
+        for device in paginate(access, "iam", "list_mfa_devices", "MFADevices", UserName=user_name)
+    ]
+
+
 def user_policy_put(
     access: AccountAccess, *, user_name: str, policy_name: str, document: str
 ) -> str:
