@@ -3,6 +3,7 @@ dead workers' operations recovered, the portal's own access roles never touched.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -472,3 +473,64 @@ def test_after_many_attempts_with_aws_unreadable_the_operation_ends_partial_and_
     assert live_state(grant, piyo, hoge)["role"] is not None
     assert services.grant_revoke(grant=grant, actor=None).status == GrantStatus.REVOKED
     assert live_state(grant, piyo, hoge)["role"] is None
+
+
+# --- writes that land after the rollback -------------------------------------------------------
+
+
+def rolled_back_after_an_unknown_outcome(piyo, hoge) -> Grant:  # type: ignore[no-untyped-def]
+    """A provision whose PutUserPolicy never got an answer, rolled back: nothing proven there."""
+    never_sent("PutUserPolicy")
+    grant = provision(piyo, hoge)
+    op = last_operation(grant)
+    assert (op.state, grant.status) == (OperationState.ROLLED_BACK, GrantStatus.FAILED)
+    assert "sweep_until" in op.params
+    aws.reset()
+    return grant
+
+
+def test_a_user_policy_landing_after_the_rollback_is_removed_by_recovery(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = rolled_back_after_an_unknown_outcome(piyo, hoge)
+    # The held request arrives now.
+    aws.user_policy_put(
+        hoge.access(),
+        user_name=grant.grantee_name,
+        policy_name=grant.user_policy_name,
+        document=json.dumps(grant.user_policy),
+    )
+    cleaned = services.operations_recover()
+    assert len(cleaned) == 1
+    cleanup = Operation.objects.get(pk=cleaned[0])
+    assert (cleanup.kind, cleanup.state) == (OperationKind.REVOKE, OperationState.SUCCEEDED)
+    assert [s.call for s in cleanup.steps.all()] == ["iam:DeleteUserPolicy"]
+    grant.refresh_from_db()
+    assert grant.status == GrantStatus.FAILED
+    assert live_state(grant, piyo, hoge)["user_policy"] is None
+
+
+def test_a_tagged_role_landing_after_the_rollback_is_removed_by_recovery(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = rolled_back_after_an_unknown_outcome(piyo, hoge)
+    create = last_operation(grant).steps.get(call="iam:CreateRole")
+    aws.role_create(piyo.access(), **create.params)  # the same request, landing late
+    later = timezone.now() + timedelta(days=1)
+    assert len(services.operations_recover(now=later)) == 1
+    assert live_state(grant, piyo, hoge)["role"] is None
+    # Past its window the provision is no longer looked at.
+    provision_op = grant.operations.get(kind=OperationKind.PROVISION)
+    assert "sweep_until" not in provision_op.params
+    assert services.operations_recover(now=later) == []
+
+
+def test_the_sweep_leaves_a_role_and_policy_another_grant_now_records(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    failed = rolled_back_after_an_unknown_outcome(piyo, hoge)
+    again = provision(piyo, hoge)  # a new grant of the same role name and user policy
+    assert again.status == GrantStatus.ACTIVE and again.pk != failed.pk
+    assert services.operations_recover() == []
+    live = live_state(again, piyo, hoge)
+    assert live["role"] is not None and live["user_policy"] == again.user_policy

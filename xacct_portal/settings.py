@@ -244,6 +244,10 @@ XACCT_BATCH_ITEM_STALE_MINUTES = env.int("XACCT_BATCH_ITEM_STALE_MINUTES", defau
 # this many seconds at a time, renewed before every AWS call; when it lapses
 # (the worker died) another worker or `recover_operations` takes it over.
 XACCT_OPERATION_LEASE_SECONDS = env.int("XACCT_OPERATION_LEASE_SECONDS", default=60)
+# A provision rolled back after a call whose outcome was unknown is looked at again
+# by every recovery pass for this many seconds: a write held by the network may
+# land after the rollback, and what it left is then removed.
+XACCT_OPERATION_SWEEP_SECONDS = env.int("XACCT_OPERATION_SWEEP_SECONDS", default=900)
 
 LOGGING = {
     "version": 1,

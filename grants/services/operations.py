@@ -474,7 +474,98 @@ def operations_recover(*, now: datetime | None = None) -> list[int]:
             continue
         if claimed:
             handled.append(pk)
-    return handled
+    return handled + _sweep_late_writes(now)
+
+
+def _sweep_deadline() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.XACCT_OPERATION_SWEEP_SECONDS)
+
+
+def _was_unknown(step: OperationStep) -> bool:
+    """Whether the step's outcome was ever unknown (a timeout, a dropped connection)."""
+    return bool(step.error) and _outcome_unknown(aws.AwsErrorDetail.from_dict(step.error))
+
+
+def _sweep_late_writes(now: datetime) -> list[int]:
+    """Remove what a write the client gave up on left in AWS after its provision was
+    rolled back; return the ids of the clean-up operations run.
+
+    Such a write can land after every read of the rollback (a request held by the
+    network, then delivered). Each rolled-back provision with an unknown outcome is
+    looked at again on every recovery pass until `XACCT_OPERATION_SWEEP_SECONDS`
+    after it ended (and at least once): a role tagged `xacct:grant` with its grant's
+    id, or the grantee policy exactly as this grant wrote it and recorded by no live
+    grant, is removed by a revoke-like operation; the grant stays failed.
+    """
+    ran: list[int] = []
+    pending = Operation.objects.filter(
+        kind=OperationKind.PROVISION,
+        state=OperationState.ROLLED_BACK,
+        params__has_key="sweep_until",
+    ).select_related("grant", "grant__trusting_account", "grant__trusted_account")
+    for op in pending:
+        grant = op.grant
+        try:
+            leftovers = (
+                _late_leftovers(grant)
+                if grant.status == GrantStatus.FAILED and open_operation(grant) is None
+                else []
+            )
+        except aws.AwsError:
+            continue  # AWS cannot be read now: the next pass looks again
+        if leftovers:
+            try:
+                with transaction.atomic():
+                    cleanup = _operation_create(
+                        grant, OperationKind.REVOKE, None, {"cleanup": True, "of": op.pk}, leftovers
+                    )
+            except IntegrityError:
+                continue
+            _operation_claim_and_run(cleanup.pk, now)
+            ran.append(cleanup.pk)
+        if datetime.fromisoformat(op.params["sweep_until"]) < now:
+            params = {k: v for k, v in op.params.items() if k != "sweep_until"}
+            Operation.objects.filter(pk=op.pk).update(params=params)
+    return ran
+
+
+def _late_leftovers(grant: Grant) -> list[StepSpec]:
+    """The removals a failed grant needs: its tagged role (with the role's policies as
+    found live) and the grantee policy it wrote, if no live grant records that policy.
+    Raises aws.AwsError when AWS cannot be read."""
+    from .lifecycle import revoke_plan
+
+    role = aws.role_get(grant.trusting_account.access(), grant.role_name)
+    role_ours = role is not None and role.tags.get(GRANT_TAG) == str(grant.pk)
+    grantee_ours = False
+    trusted = grant.trusted_account
+    if grant.trusted_is_managed and grant.grantee_name and trusted is not None:
+        live = aws.grantee_policy(
+            trusted.access(),
+            grantee_type=grant.grantee_type,
+            grantee_name=grant.grantee_name,
+            policy_name=grant.user_policy_name,
+        )
+        recorded_elsewhere = (
+            Grant.objects.filter(
+                trusted_account=trusted,
+                grantee_type=grant.grantee_type,
+                grantee_name=grant.grantee_name,
+                user_policy_name=grant.user_policy_name,
+            )
+            .exclude(pk=grant.pk)
+            .exclude(status__in=[GrantStatus.FAILED, GrantStatus.REVOKED, GrantStatus.EXPIRED])
+            .exists()
+        )
+        grantee_ours = live == grant.user_policy and not recorded_elsewhere
+    if not (role_ours or grantee_ours):
+        return []
+    specs = revoke_plan(grant, live=role_ours)
+    if not role_ours:
+        specs = [s for s in specs if s.key == "grantee-policy"]
+    if not grantee_ours:
+        specs = [s for s in specs if s.key != "grantee-policy"]
+    return specs
 
 
 def operation_stalled(op: Operation, *, now: datetime | None = None) -> bool:
@@ -585,6 +676,8 @@ class _Runner:
     def plan(self) -> bool:
         """Plan from what AWS holds now (revoke, re-apply); False when the run ended."""
         op = self.op
+        if op.params.get("cleanup"):
+            return True  # the sweep planned exactly what it found
         try:
             if op.kind == OperationKind.REVOKE:
                 from .lifecycle import revoke_plan
@@ -861,6 +954,13 @@ class _Runner:
                 },
                 audit_message=f"Provisioned {grant}.",
             )
+        elif op.kind == OperationKind.REVOKE and op.params.get("cleanup"):
+            removed = "; ".join(s.summary for s in self.steps())
+            self.finish(
+                OperationState.SUCCEEDED,
+                f"Removed what a write that landed after the rollback left in AWS: {removed}.",
+                grant_fields={"applied_steps": []},
+            )
         elif op.kind == OperationKind.REVOKE:
             expired = bool(op.params.get("expired"))
             self.finish(
@@ -934,6 +1034,10 @@ class _Runner:
                 },
                 error=detail,
             )
+            if any(_was_unknown(s) for s in steps):
+                # A write the client gave up on may still land after this: look again.
+                params = {**self.op.params, "sweep_until": _sweep_deadline().isoformat()}
+                Operation.objects.filter(pk=self.op.pk).update(params=params)
             return
         listed = "; ".join(f"{s.summary} ({s.get_state_display().lower()})" for s in left)
         self.finish(
