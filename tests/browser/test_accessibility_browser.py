@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -36,21 +37,30 @@ def world(running_portal: RunningPortal, browser: Browser) -> Iterator[World]:
     log_in(page, running_portal)
     create_grant(page, running_portal, "a11y-active")
     active = page.url
+    # An expiry within 7 days: the dashboard then shows its (yellow) "Expiring" count.
+    soon = datetime.now(UTC) + timedelta(days=3)
+    page.get_by_label("Expires at (UTC)").fill(soon.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Save expiry").click()
     create_grant(page, running_portal, "a11y-failed")
     failed = page.url
     with pytest.MonkeyPatch.context() as monkeypatch:
         delete_user_policy(running_portal, "xacct-assume-a11y-failed", monkeypatch)
     page.get_by_role("button", name="Test access").click()
-    expect(page.get_by_test_id("verification-outcome")).to_contain_text("Test access failed")
+    expect(page.get_by_test_id("verification-outcome")).to_contain_text(
+        "Test access failed", timeout=30_000
+    )
     # Drift shown: the page then offers Re-apply (the yellow button) and Adopt.
     page.get_by_role("button", name="Check drift").click()
     expect(page.get_by_test_id("drift")).to_contain_text("Checked")
+    expect(page.locator(".btn-outline-warning").first).to_be_visible()  # in axe's view below
     page.goto(running_portal.url + "/grants/")
     page.get_by_label("Select a11y-active").check()
     page.get_by_label("Select a11y-failed").check()
     page.get_by_role("button", name="Verify selected").click()
     expect(page.get_by_test_id("batch-summary")).to_contain_text("Finished", timeout=60_000)
     batch = page.url
+    page.goto(running_portal.url + "/")
+    expect(page.get_by_test_id("count-expiring")).to_have_text("1")
     page.goto(running_portal.url + "/accounts/")
     page.get_by_role("link", name="piyo", exact=True).first.click()
     account = page.url
@@ -114,7 +124,9 @@ def test_no_page_has_a_serious_or_critical_axe_violation(
     # A failed Test access as it renders in place (htmx), not only after a reload.
     page.goto(world.failed_grant)
     page.get_by_role("button", name="Test access").click()
-    expect(page.get_by_test_id("verification-outcome")).to_contain_text("Test access failed")
+    expect(page.get_by_test_id("verification-outcome")).to_contain_text(
+        "Test access failed", timeout=30_000
+    )
     found["Test access failure panel"] = axe_serious_violations(page)
     page.context.close()
 
@@ -168,7 +180,9 @@ def test_pages_reflow_at_390_px_without_sideways_scrolling(
         measure(name)
     page.goto(world.failed_grant)
     page.get_by_role("button", name="Test access").click()
-    expect(page.get_by_test_id("verification-outcome")).to_contain_text("Test access failed")
+    expect(page.get_by_test_id("verification-outcome")).to_contain_text(
+        "Test access failed", timeout=30_000
+    )
     measure("Test access failure panel")
     page.context.close()
     assert {name: px for name, px in overflow.items() if px} == {}, culprits

@@ -73,11 +73,15 @@ def test_the_readme_screenshots_show_the_main_journey(
 
     create_grant(page, running_portal, "piyo-sqs-for-hoge")
     page.get_by_role("button", name="Test access").click()
-    expect(page.get_by_test_id("verification-outcome")).to_contain_text("Test access passed")
+    expect(page.get_by_test_id("verification-outcome")).to_contain_text(
+        "Test access passed", timeout=30_000
+    )
     create_grant(page, running_portal, "piyo-orders-reader")
     delete_user_policy(running_portal, "xacct-assume-piyo-orders-reader", monkeypatch)
     page.get_by_role("button", name="Test access").click()
-    expect(page.get_by_test_id("verification-outcome")).to_contain_text("Test access failed")
+    expect(page.get_by_test_id("verification-outcome")).to_contain_text(
+        "Test access failed", timeout=30_000
+    )
     page.locator('[data-step="assume"]').scroll_into_view_if_needed()
     page.get_by_role("heading", name="Test access", exact=True).evaluate(
         "h => window.scrollTo(0, h.getBoundingClientRect().top + window.scrollY - 8)"
