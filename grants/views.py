@@ -249,7 +249,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             events = events.filter(request_id=data["request_id"].strip())
         if data["since"]:
             events = events.filter(created_at__gte=_day_start(data["since"]))
-        if data["until"]:
+        if data["until"] and data["until"] < date.max:
             events = events.filter(created_at__lt=_day_start(data["until"] + timedelta(days=1)))
     elif form.is_bound:
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())

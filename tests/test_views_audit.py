@@ -161,3 +161,15 @@ def test_the_audit_list_never_reads_grants(user_client, piyo, hoge) -> None:  # 
     assert '"grants_grant"' not in sql
     # Only the shown columns of the events: not their owners' whole accounts either.
     assert '"grants_awsaccount"."owner_email"' not in sql
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_the_first_and_last_representable_days_filter_without_error(user_client, day) -> None:  # type: ignore[no-untyped-def]
+    services.audit_record(actor=None, action="account.update", message="kept")
+    for name in ("since", "until"):
+        response = user_client.get(reverse("audit_list"), {name: day})
+        assert response.status_code == 200
+    everything = user_client.get(
+        reverse("audit_list"), {"since": "0001-01-01", "until": "9999-12-31"}
+    )
+    assert [e.message for e in everything.context["page"].object_list] == ["kept"]
