@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -9,8 +9,8 @@ urlpatterns = [
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
     path("accounts/<int:pk>/edit/", views.account_edit, name="account_edit"),
     path("accounts/<int:pk>/check/", views.account_check, name="account_check"),
-    path("accounts/<int:pk>/discover/", views.account_discover, name="account_discover"),
-    path("accounts/<int:pk>/import/", views.account_import, name="account_import"),
+    path("accounts/<int:pk>/discover/", views_review.account_discover, name="account_discover"),
+    path("accounts/<int:pk>/import/", views_review.account_import, name="account_import"),
     path("grants/", views.grant_list, name="grant_list"),
     path("grants/new/", views.grant_create, name="grant_create"),
     path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),
@@ -25,6 +25,9 @@ urlpatterns = [
     path("grants/<int:pk>/revoke/", views.grant_revoke, name="grant_revoke"),
     path("grants/<int:pk>/expiry/", views.grant_expiry, name="grant_expiry"),
     path("grants/<int:pk>/drift/", views.grant_drift, name="grant_drift"),
+    path("grants/<int:pk>/reapply/", views_review.grant_reapply, name="grant_reapply"),
+    path("grants/<int:pk>/adopt/", views_review.grant_adopt, name="grant_adopt"),
+    path("grants/<int:pk>/complete/", views_review.grant_complete, name="grant_complete"),
     path("grants/verify/", views.grants_verify_bulk, name="grants_verify_bulk"),
     path("verifications/batch/<int:pk>/", views.verification_batch, name="verification_batch"),
     path("audit/", views.audit_list, name="audit_list"),

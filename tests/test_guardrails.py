@@ -74,7 +74,9 @@ def test_the_hub_role_of_another_registration_counts(aws_world, piyo, hoge) -> N
 
 
 def test_the_discovery_page_labels_the_portal_access_role(user_client, aws_world, piyo) -> None:  # type: ignore[no-untyped-def]
-    body = user_client.post(reverse("account_discover", args=[piyo.pk])).content.decode()
+    body = user_client.post(
+        reverse("account_discover", args=[piyo.pk]), follow=True
+    ).content.decode()
     row = body[body.index(f'data-role="{HUB}"') :]
     row = row[: row.index("</tr>")]
     assert "the portal's access role" in row

@@ -164,7 +164,8 @@ def test_the_discovery_page_lists_risks_and_imports(user_client, aws_world, piyo
     make_role(
         piyo, "legacy-reader", policies.trust_policy(principal_arn="arn:aws:iam::444455556666:root")
     )
-    body = user_client.post(reverse("account_discover", args=[piyo.pk])).content.decode()
+    response = user_client.post(reverse("account_discover", args=[piyo.pk]), follow=True)
+    body = response.content.decode()
     assert "legacy-reader" in body
     assert "neither an external ID nor MFA" in body
     response = user_client.post(

@@ -95,3 +95,99 @@ def test_the_audit_csv_neutralises_formulas(user_client) -> None:  # type: ignor
     services.audit_record(actor=None, action="account.update", message="=HYPERLINK(1)")
     export = user_client.get(reverse("audit_list"), {"format": "csv"})
     assert "'=HYPERLINK(1)" in b"".join(export.streaming_content).decode()
+
+
+def test_reapply_asks_for_confirmation_listing_the_calls(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants import aws
+
+    grant = provision(piyo, hoge)
+    aws.user_policy_delete(
+        hoge.access(), user_name=grant.grantee_name, policy_name=grant.user_policy_name
+    )
+    url = reverse("grant_reapply", args=[grant.pk])
+    body = user_client.get(url).content.decode()
+    assert "iam:PutUserPolicy" in body
+    assert "iam:CreateRole" not in body  # the role is there: only the missing half
+    # A GET changes nothing in AWS.
+    assert (
+        aws.user_policy(
+            hoge.access(), user_name=grant.grantee_name, policy_name=grant.user_policy_name
+        )
+        is None
+    )
+    response = user_client.post(url, follow=True)
+    assert "Re-applied the recorded state." in response.content.decode()
+    assert (
+        aws.user_policy(
+            hoge.access(), user_name=grant.grantee_name, policy_name=grant.user_policy_name
+        )
+        == grant.user_policy
+    )
+
+
+def test_reapply_with_nothing_to_do_says_so(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    body = user_client.get(reverse("grant_reapply", args=[grant.pk])).content.decode()
+    assert "re-applying would make no call" in body
+
+
+def test_adopt_asks_for_confirmation_listing_the_record_changes(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants import aws
+    from grants.models import PermissionSet
+
+    grant = provision(
+        piyo,
+        hoge,
+        permission_set=PermissionSet.QUEUES,
+        queue_names=["orders"],
+        queue_actions=["sqs:ReceiveMessage"],
+        allow_list_queues=True,
+    )
+    assert grant.status == GrantStatus.ACTIVE, grant.last_error
+    aws.role_policy_delete(piyo.access(), role_name=ROLE, policy_name=grant.inline_policy_name)
+    url = reverse("grant_adopt", args=[grant.pk])
+    body = user_client.get(url).content.decode()
+    assert "Specific queues (least-privilege inline policy)" in body  # recorded now
+    assert "Custom managed policy ARNs" in body  # what the live role has
+    grant.refresh_from_db()
+    assert grant.permission_set == PermissionSet.QUEUES  # a GET changes nothing
+    response = user_client.post(url, follow=True)
+    assert "The record now matches the live state." in response.content.decode()
+    grant.refresh_from_db()
+    assert grant.permission_set == PermissionSet.CUSTOM
+    assert grant.inline_policy is None
+
+
+def test_adopt_of_a_missing_role_is_refused_on_the_confirmation_page(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants import aws
+
+    grant = provision(piyo, hoge)
+    for arn in aws.role_attached_policy_arns(piyo.access(), role_name=ROLE):
+        aws.role_policy_detach(piyo.access(), role_name=ROLE, policy_arn=arn)
+    aws.role_delete(piyo.access(), name=ROLE)
+    body = user_client.get(reverse("grant_adopt", args=[grant.pk])).content.decode()
+    assert "there is no live state to adopt" in body
+    assert "Adopt live state</button>" not in body
+
+
+def test_reapply_and_adopt_need_a_recent_password(
+    client, django_user_model, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.middleware import AUTHENTICATED
+
+    grant = provision(piyo, hoge)
+    user = django_user_model.objects.create_superuser(username="bob", password="correct-horse-9")
+    client.force_login(user)
+    session = client.session
+    session[AUTHENTICATED] = 0
+    session.save()
+    for name in ("grant_reapply", "grant_adopt"):
+        response = client.get(reverse(name, args=[grant.pk]))
+        assert response.status_code == 302
+        assert reverse("reauthenticate") in response["Location"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from ..models import (
     AuditOutcome,
     AwsAccount,
     Grant,
+    GranteeType,
     GrantStatus,
     PermissionSet,
     TrustScope,
@@ -76,6 +78,35 @@ def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
     return principals, found and all_external_id, found and all_mfa
 
 
+def _grants_by_role_name(account: AwsAccount) -> dict[str, int]:
+    return dict(
+        Grant.objects.filter(trusting_account=account)
+        .exclude(status__in=[GrantStatus.REVOKED, GrantStatus.EXPIRED, GrantStatus.FAILED])
+        .values_list("role_name", "pk")
+    )
+
+
+def discovery_results_store(*, roles: list[DiscoveredRole]) -> list[dict[str, Any]]:
+    """The roles of one discovery run as JSON-safe dicts (for the session), in order."""
+    return [asdict(role) for role in roles]
+
+
+def discovery_results_load(
+    *, account: AwsAccount, stored: list[dict[str, Any]]
+) -> list[DiscoveredRole]:
+    """The stored roles of a discovery run, each `grant_id` read again from the records.
+
+    A role imported (or whose grant was revoked) since the run shows its current
+    state: the page never offers "Import" for a role that is already a grant.
+    No AWS call.
+    """
+    known = _grants_by_role_name(account)
+    roles = [DiscoveredRole(**entry) for entry in stored]
+    for role in roles:
+        role.grant_id = known.get(role.name)
+    return roles
+
+
 def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
     """Roles whose trust policy admits principals outside the account, riskiest first.
 
@@ -84,11 +115,7 @@ def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
     the roles cannot be listed.
     """
     access_roles = portal_access_role_names(account_id=account.account_id)
-    known = dict(
-        Grant.objects.filter(trusting_account=account)
-        .exclude(status__in=[GrantStatus.REVOKED, GrantStatus.EXPIRED, GrantStatus.FAILED])
-        .values_list("role_name", "pk")
-    )
+    known = _grants_by_role_name(account)
     found: list[DiscoveredRole] = []
     for role in aws.roles(account.access()):
         principals, has_external_id, has_mfa = _trusted_principals(role.trust_policy)
@@ -212,5 +239,71 @@ def grant_import(*, account: AwsAccount, role_name: str, actor: AbstractBaseUser
         grant=grant,
         target_arn=live.arn,
         message=f"Imported {live.arn}; trusts {principal}.",
+    )
+    return grant
+
+
+def grant_import_complete(
+    *,
+    grant: Grant,
+    grantee_type: str,
+    grantee_name: str,
+    user_policy_name: str,
+    grantee_profile: str,
+    actor: AbstractBaseUser | None,
+) -> Grant:
+    """Name the grantee of an imported grant (its user-policy half) and return the grant.
+
+    `grantee_type` is "user" or "role"; `user_policy_name` is the inline policy in
+    the trusted account that allows sts:AssumeRole on the role; `grantee_profile`
+    a local AWS profile holding the grantee's credentials ("" for none). When the
+    trust names one principal, the grantee must be that principal (IAM evaluates
+    the trust against it). Where the trusted account is managed, the grantee is
+    read live (iam:GetUser / iam:GetRole): naming one that does not exist raises
+    `ValidationError`, as do a grant that was not imported and invalid names
+    (the model's validators: AWS_NOTES input rules). Raises `PermissionDenied`
+    without the grant manager role and `aws.AwsError` when IAM cannot be read.
+    """
+    require(actor, "manage_grant")
+    if grant.imported_at is None:
+        raise ValidationError("Only an imported grant has its grantee named after the fact.")
+    if grantee_type not in GranteeType.values:
+        raise ValidationError(f"Unknown grantee type {grantee_type!r}.")
+    if grant.trust_scope == TrustScope.PRINCIPAL and grant.trusted_principal_arn:
+        kind, _, path_name = grant.trusted_principal_arn.split(":", 5)[5].partition("/")
+        trusted_name = path_name.rsplit("/", 1)[-1]
+        if (kind, trusted_name) != (grantee_type, grantee_name):
+            raise ValidationError(
+                f"The role trusts only {grant.trusted_principal_arn}: that principal is the "
+                f"grantee, not {GranteeType(grantee_type).label} {grantee_name}."
+            )
+    if grant.trusted_is_managed:
+        assert grant.trusted_account is not None
+        found = aws.principal_arn(
+            grant.trusted_account.access(), principal_type=grantee_type, name=grantee_name
+        )
+        if found is None:
+            raise ValidationError(
+                f"There is no {GranteeType(grantee_type).label} {grantee_name} in "
+                f"{grant.trusted_account}."
+            )
+    grant.grantee_type = grantee_type
+    grant.grantee_name = grantee_name
+    grant.user_policy_name = user_policy_name
+    grant.grantee_profile = grantee_profile
+    grant.full_clean()
+    grant.save(
+        update_fields=["grantee_type", "grantee_name", "user_policy_name", "grantee_profile"]
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.GRANT_UPDATE,
+        account=grant.trusted_account or grant.trusting_account,
+        grant=grant,
+        target_arn=grant.role_arn,
+        message=(
+            f"Grantee named: {GranteeType(grantee_type).label} {grantee_name} "
+            f"in {grant.trusted_aws_account_id}, user policy {user_policy_name}."
+        ),
     )
     return grant

@@ -10,7 +10,14 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from .. import aws, policies
-from ..models import AuditAction, AuditOutcome, Grant, GrantStatus, OperationKind
+from ..models import (
+    AuditAction,
+    AuditOutcome,
+    Grant,
+    GrantStatus,
+    OperationKind,
+    PermissionSet,
+)
 from .audit import audit_record
 from .authz import require
 from .grants import GRANT_TAG, PORTAL_TAG, grantee_policy_step
@@ -277,48 +284,111 @@ def grant_reapply(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
     return grant
 
 
+# What the record says for each field adopt can change, in the job's words.
+ADOPT_FIELDS = {
+    "trust_policy": "Trust policy",
+    "external_id": "External ID",
+    "require_mfa": "MFA required",
+    "permission_set": "Permissions",
+    "managed_policy_arns": "Attached managed policies",
+    "inline_policy_name": "Inline policy name",
+    "inline_policy": "Inline policy",
+    "user_policy": "User policy",
+}
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """One recorded field adopt would change: its label and both values as text."""
+
+    field: str
+    label: str
+    recorded: str
+    live: str
+
+
+def _permission_set_of(grant: Grant, attached: list[str], inline: dict[str, dict]) -> str:
+    """The permission set a role with these policies really has (PermissionSet values)."""
+    partition = grant.trusting_account.partition
+    if not inline and len(attached) == 1:
+        for name, value in (
+            (policies.SQS_FULL_ACCESS, PermissionSet.SQS_FULL),
+            (policies.SQS_READ_ONLY_ACCESS, PermissionSet.SQS_READ_ONLY),
+        ):
+            if attached[0] == policies.aws_managed_policy_arn(name, partition=partition):
+                return value
+    if inline and not attached and grant.permission_set == PermissionSet.QUEUES:
+        return PermissionSet.QUEUES
+    return PermissionSet.CUSTOM
+
+
+def _adopted_values(grant: Grant, live: LiveState) -> dict[str, Any]:
+    if live.role is None:
+        raise ValueError("The role does not exist: there is no live state to adopt.")
+    keys = policies.condition_keys(live.role.trust_policy)
+    values: dict[str, Any] = {
+        "trust_policy": live.role.trust_policy,
+        # The recorded conditions follow the adopted trust policy.
+        "external_id": (keys.get("sts:externalid") or [""])[0],
+        "require_mfa": "aws:multifactorauthpresent" in keys,
+        "permission_set": _permission_set_of(grant, sorted(live.attached), live.inline),
+        "managed_policy_arns": sorted(live.attached),
+        "inline_policy_name": "",
+        "inline_policy": None,
+        "user_policy": grant.user_policy if live.grantee_policy is None else live.grantee_policy,
+    }
+    if live.inline:
+        name = grant.inline_policy_name if grant.inline_policy_name in live.inline else ""
+        name = name or sorted(live.inline)[0]
+        values["inline_policy_name"], values["inline_policy"] = name, live.inline[name]
+    return values
+
+
+def _as_text(grant: Grant, field_name: str, value: Any) -> str:
+    if field_name == "permission_set":
+        return str(PermissionSet(value).label)
+    if field_name == "require_mfa":
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return policies.render(value)
+    if isinstance(value, list):
+        return "\n".join(value) or "none"
+    return str(value) if value not in ("", None) else "none"
+
+
+def adopt_preview(grant: Grant) -> list[RecordChange]:
+    """The recorded fields adopting the live state would change, read from IAM now.
+
+    Returns one RecordChange per differing field (empty: the record already
+    matches); raises aws.AwsError when IAM cannot be read, ValueError when the
+    role does not exist.
+    """
+    values = _adopted_values(grant, _live_state(grant))
+    return [
+        RecordChange(
+            field_name,
+            label,
+            _as_text(grant, field_name, getattr(grant, field_name)),
+            _as_text(grant, field_name, values[field_name]),
+        )
+        for field_name, label in ADOPT_FIELDS.items()
+        if getattr(grant, field_name) != values[field_name]
+    ]
+
+
 def adopt_live_state(grant: Grant) -> list[str]:
-    """Make the record match IAM: the live documents become the recorded ones.
+    """Make the record match IAM: the live documents become the recorded ones, and
+    the permission set says what the live role really has.
 
     Returns the names of the recorded fields that changed; raises aws.AwsError when
     IAM cannot be read, ValueError when the role does not exist.
     """
-    live = _live_state(grant)
-    if live.role is None:
-        raise ValueError("The role does not exist: there is no live state to adopt.")
-    before = {
-        "trust_policy": grant.trust_policy,
-        "managed_policy_arns": grant.managed_policy_arns,
-        "inline_policy": grant.inline_policy,
-        "user_policy": grant.user_policy,
-    }
-    grant.trust_policy = live.role.trust_policy
-    # The recorded conditions follow the adopted trust policy.
-    keys = policies.condition_keys(live.role.trust_policy)
-    grant.external_id = (keys.get("sts:externalid") or [""])[0]
-    grant.require_mfa = "aws:multifactorauthpresent" in keys
-    grant.managed_policy_arns = sorted(live.attached)
-    if live.inline:
-        name = grant.inline_policy_name if grant.inline_policy_name in live.inline else ""
-        name = name or sorted(live.inline)[0]
-        grant.inline_policy_name, grant.inline_policy = name, live.inline[name]
-    else:
-        grant.inline_policy_name, grant.inline_policy = "", None
-    if live.grantee_policy is not None:
-        grant.user_policy = live.grantee_policy
-    grant.save(
-        update_fields=[
-            "trust_policy",
-            "external_id",
-            "require_mfa",
-            "managed_policy_arns",
-            "inline_policy_name",
-            "inline_policy",
-            "user_policy",
-            "updated_at",
-        ]
-    )
-    return [key for key, value in before.items() if getattr(grant, key) != value]
+    values = _adopted_values(grant, _live_state(grant))
+    changed = [key for key in ADOPT_FIELDS if getattr(grant, key) != values[key]]
+    for key, value in values.items():
+        setattr(grant, key, value)
+    grant.save(update_fields=[*ADOPT_FIELDS, "updated_at"])
+    return changed
 
 
 def grant_adopt_live(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
