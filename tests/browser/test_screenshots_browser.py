@@ -113,3 +113,13 @@ def test_the_readme_screenshots_show_the_main_journey(
         # A blank or single-colour page has a handful of byte values; a rendered page hundreds.
         assert distinct > 100, (name, distinct)
         assert (folder / f"{name}.png").stat().st_size > 20_000, name
+
+
+def test_the_readme_shows_the_committed_screenshots() -> None:
+    readme = (BASE_DIR / "README.md").read_text()
+    for name in SCREENSHOTS:
+        committed = BASE_DIR / "docs" / "screenshots" / f"{name}.png"
+        assert f"](docs/screenshots/{name}.png)" in readme, name
+        width, height, distinct = png_facts(committed)
+        assert (width, height) == (VIEWPORT["width"], VIEWPORT["height"]), name
+        assert distinct > 100, (name, distinct)
