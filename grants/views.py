@@ -734,6 +734,11 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
             response = self.render(self.get_form())
             response.status_code = 400
             return response
+        if goto in self.get_form_list() and step == self.steps.current:
+            # Back keeps what was typed on this step (valid or not) for when it is shown again;
+            # formtools alone would drop it. Nothing is trusted from it: Next revalidates.
+            form = self.get_form(data=request.POST)
+            self.storage.set_step_data(step, self.process_step(form))
         if request.POST.get("wizard_show_fields") and step == self.steps.current:
             # "Show fields" without JavaScript: the step again with the choice made, nothing
             # validated or stored, everything typed kept.

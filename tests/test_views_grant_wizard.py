@@ -497,3 +497,26 @@ def test_a_principal_arn_typed_with_whole_account_trust_is_asked_about(
             URL, {"wizard_goto_step": "trusted", "grant_wizard-current_step": "permissions"}
         )
     )["trusted_principal_arn"]
+
+
+def test_back_keeps_what_was_typed_on_the_step_left(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    typed = {
+        "grant_wizard-current_step": "permissions",
+        "wizard_goto_step": "trusted",
+        **{
+            f"permissions-{k}": v
+            for k, v in permissions_step(
+                permission_set="custom", custom_policy_arns="arn:aws:iam::aws:policy/Typed"
+            ).items()
+        },
+    }
+    back = user_client.post(URL, typed)
+    assert back.context["wizard"]["steps"].current == "trusted"
+    again = step(user_client, "trusted", trusted_step(hoge))
+    body = again.content.decode()
+    assert again.context["wizard"]["steps"].current == "permissions"
+    assert "arn:aws:iam::aws:policy/Typed" in body
+    assert shown_fields(again)["custom_policy_arns"]
