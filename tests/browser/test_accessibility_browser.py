@@ -64,6 +64,9 @@ def world(running_portal: RunningPortal, browser: Browser) -> Iterator[World]:
     page.goto(running_portal.url + "/accounts/")
     page.get_by_role("link", name="piyo", exact=True).first.click()
     account = page.url
+    # Discovery's results page (reached by GET after the POST) and Check connection's answer.
+    page.get_by_role("button", name="Discover cross-account roles").click()
+    expect(page.get_by_test_id("discovered-roles")).to_be_visible()
     context.close()
     yield World(active_grant=active, failed_grant=failed, batch=batch, account=account)
 
@@ -86,6 +89,9 @@ def static_pages(portal: RunningPortal, world: World) -> dict[str, str]:
         "grant detail (active)": world.active_grant,
         "grant detail (failed Test access)": world.failed_grant,
         "revoke confirmation": world.active_grant + "revoke/",
+        "re-apply confirmation": world.failed_grant + "reapply/",
+        "adopt confirmation": world.failed_grant + "adopt/",
+        "discovery results": world.account + "discover/",
         "batch page": world.batch,
         "audit": portal.url + "/audit/",
     }
@@ -139,7 +145,7 @@ def test_no_page_has_a_serious_or_critical_axe_violation(
     assert report == {}, "\n".join(
         f"{name}:\n  " + "\n  ".join(lines) for name, lines in report.items()
     )
-    assert len(found) == 18  # every page above was checked
+    assert len(found) == 21  # every page above was checked
 
 
 def page_overflow(page: Page) -> int:
