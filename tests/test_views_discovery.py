@@ -212,3 +212,15 @@ def test_a_grant_made_by_the_portal_is_not_completed_here(
     assert response.status_code == 302
     grant.refresh_from_db()
     assert grant.grantee_name == sandbox.GRANTEE_USER
+
+
+def test_the_imported_grant_page_links_to_naming_the_grantee(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    legacy_role(piyo)
+    import_role(user_client, piyo)
+    grant = Grant.objects.get(role_name="legacy-reader")
+    body = user_client.get(grant.get_absolute_url()).content.decode()
+    link = f'href="{reverse("grant_complete", args=[grant.pk])}"'
+    assert link in body
+    assert "Name the grantee" in body
