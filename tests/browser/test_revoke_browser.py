@@ -1,4 +1,4 @@
-"""In Chromium: revoke a grant; the role is gone and Test access says so."""
+"""In Chromium: revoke a grant; the role is gone and "Confirm access is gone" says so."""
 
 from __future__ import annotations
 
@@ -21,10 +21,14 @@ def test_revoke_removes_the_role_and_test_access_explains_it(
     page.get_by_role("button", name="Revoke grant").click()
     expect(page.get_by_test_id("grant-status")).to_have_text("Revoked", timeout=30_000)
 
-    page.get_by_role("button", name="Test access").click()
+    expect(page.get_by_text("Hand-off kit")).to_have_count(0)
+    page.get_by_role("button", name="Confirm access is gone").click()
     trust = page.locator('[data-step="trust"]')
     expect(trust).to_have_attribute("data-status", "fail")
     expect(trust).to_contain_text("The role piyo-to-revoke does not exist in piyo (111122223333).")
+    # The denial is the expected outcome: said so, with no fix to "repair" it.
+    expect(page.get_by_test_id("gone-verdict")).to_have_text("Access is gone, as expected")
+    expect(page.get_by_text("Fix:")).to_have_count(0)
     assert page.console_errors == []  # type: ignore[attr-defined]
 
 
