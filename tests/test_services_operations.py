@@ -534,3 +534,19 @@ def test_the_sweep_leaves_a_role_and_policy_another_grant_now_records(
     assert services.operations_recover() == []
     live = live_state(again, piyo, hoge)
     assert live["role"] is not None and live["user_policy"] == again.user_policy
+
+
+def test_an_adopt_whose_reads_time_out_waits_for_recovery_then_finishes(
+    aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = provision(piyo, hoge)
+    aws.reset()
+    never_sent("ListRolePolicies")
+    grant = services.grant_adopt_live(grant=grant, actor=None)
+    op = last_operation(grant)
+    assert (op.kind, op.state) == (OperationKind.ADOPT, OperationState.RUNNING)
+    assert "Reading the live state failed" in op.message
+    aws.reset()
+    assert services.operations_recover() == [op.pk]
+    op.refresh_from_db()
+    assert op.state == OperationState.SUCCEEDED

@@ -636,6 +636,18 @@ class _Runner:
         )
         raise _Stop("cannot read AWS")
 
+    def wait_if_aws_did_not_answer(self, exc: aws.AwsError) -> None:
+        """A read that timed out (or met a 5xx) is tried again by the next recovery pass
+        rather than ending the operation; nothing has changed in AWS yet."""
+        if self.giving_up or not _outcome_unknown(exc.detail):
+            return
+        detail = exc.detail
+        self.release(
+            f"Reading the live state failed ({detail.code or detail.client_error}: "
+            f"{detail.message}); it is read again on the next recovery pass (every minute)."
+        )
+        raise _Stop("cannot read AWS")
+
     # -- the whole run ----------------------------------------------------------------
 
     def run(self) -> None:
@@ -692,6 +704,7 @@ class _Runner:
         except aws.AwsError as exc:
             if op.kind == OperationKind.REVOKE:
                 return True  # the recorded plan stands; a missing target counts as removed
+            self.wait_if_aws_did_not_answer(exc)
             op.error = exc.detail.as_dict()
             op.save(update_fields=["error"])
             self.finish(OperationState.FAILED, f"Reading the live state failed: {exc}")
@@ -875,6 +888,7 @@ class _Runner:
         try:
             changed = adopt_live_state(self.grant)
         except aws.AwsError as exc:
+            self.wait_if_aws_did_not_answer(exc)
             self.op.error = exc.detail.as_dict()
             self.op.save(update_fields=["error"])
             self.finish(OperationState.FAILED, f"Reading the live state failed: {exc}")
