@@ -123,3 +123,21 @@ def test_reapply_and_adopt_are_links_to_their_confirmation_pages(
     assert f'href="{reverse("grant_reapply", args=[grant.pk])}"' in body
     assert f'href="{reverse("grant_adopt", args=[grant.pk])}"' in body
     assert 'value="reapply"' not in body
+
+
+def test_an_expired_grant_offers_to_confirm_access_is_gone_without_a_kit(
+    user_client, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .test_services_grants import draft
+
+    grant = draft(piyo, hoge)
+    grant.status = GrantStatus.EXPIRED
+    grant.expires_at = timezone.now() - timedelta(hours=1)
+    grant.save()
+    body = page(user_client, grant)
+    assert "Confirm access is gone" in body
+    assert "Hand-off kit" not in body

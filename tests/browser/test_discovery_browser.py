@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, log_in, portal_query
+from .conftest import RunningPortal, axe_serious_violations, log_in, portal_query
 from .test_grant_wizard_browser import sandbox_boto3
 
 pytestmark = pytest.mark.browser
@@ -58,6 +58,7 @@ def test_discovery_reloads_and_back_shows_an_imported_role_as_a_grant(
     page.reload()  # a GET: no resubmission, no 405
     expect(row).to_be_visible()
     expect(page.get_by_test_id("discovered-at")).to_contain_text("Read from AWS at")
+    assert axe_serious_violations(page) == []
 
     row.get_by_role("button", name="Import as grant").click()
     expect(page.get_by_text("Next: name the grantee below")).to_be_visible()
@@ -86,6 +87,7 @@ def test_an_imported_grant_is_completed_from_its_page(
     expect(page.get_by_test_id("completion-error")).to_contain_text(
         "There is no IAM user nobody-here in"
     )
+    assert axe_serious_violations(page) == []
 
     form.get_by_label("Grantee name").fill("hoge-app")
     form.get_by_label("Grantee's local AWS profile (optional)").fill("hoge-app")

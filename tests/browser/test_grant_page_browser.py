@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, log_in
+from .conftest import RunningPortal, axe_serious_violations, log_in
 from .test_test_access_browser import create_grant, delete_user_policy
 
 pytestmark = pytest.mark.browser
@@ -31,9 +31,11 @@ def test_the_page_shows_what_test_access_and_drift_saw_and_reapply_confirms_firs
     page.get_by_role("button", name="Check drift").click()
     expect(observed).to_contain_text("User policy xacct-assume-piyo-observed missing")
     expect(observed).to_contain_text("by drift check")
+    assert axe_serious_violations(page) == []
 
     page.get_by_role("link", name="Re-apply recorded state…").click()
     expect(page.get_by_test_id("confirm-plan")).to_contain_text("iam:PutUserPolicy")
+    assert axe_serious_violations(page) == []
     page.get_by_role("link", name="Cancel").click()  # nothing changed: drift still there
     expect(observed).to_contain_text("User policy xacct-assume-piyo-observed missing")
 
