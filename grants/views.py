@@ -878,28 +878,20 @@ def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(Grant.objects.select_related("trusting_account"), pk=pk)
     action = request.POST.get("action", "check")
     if action in ("reapply", "adopt"):
+        # Both confirm first (grants.views_review): the page lists the calls or changes.
         if not request.user.has_perm("grants.manage_grant"):
             raise PermissionDenied("Re-apply and adopt need the grant manager role.")
+        confirm = reverse(f"grant_{action}", args=[grant.pk])
         if not has_recent_authentication(request):
             messages.info(request, "Confirm your password, then repeat the action.")
-            return redirect_to_login(grant.get_absolute_url(), login_url=reverse("reauthenticate"))
+            return redirect_to_login(confirm, login_url=reverse("reauthenticate"))
+        return redirect(confirm)
     try:
-        if action in ("reapply", "adopt"):
-            start = services.grant_reapply if action == "reapply" else services.grant_adopt_live
-            grant = start(grant=grant, actor=request.user)
-            op = grant.operations.order_by("-pk").first()
-            if op is not None and op.state == OperationState.SUCCEEDED and action == "adopt":
-                messages.success(request, "The record now matches the live state.")
-            elif op is not None and op.state == OperationState.SUCCEEDED:
-                messages.success(request, "Re-applied the recorded state.")
-            else:
-                _flash_outcome(request, grant)
+        grant = services.grant_drift_check(grant=grant, actor=request.user)
+        if grant.drift:
+            messages.warning(request, f"{len(grant.drift)} difference(s) from the record.")
         else:
-            grant = services.grant_drift_check(grant=grant, actor=request.user)
-            if grant.drift:
-                messages.warning(request, f"{len(grant.drift)} difference(s) from the record.")
-            else:
-                messages.success(request, "No drift: live IAM matches the record.")
+            messages.success(request, "No drift: live IAM matches the record.")
     except aws.AwsError as exc:
         detail = exc.detail
         messages.error(
@@ -907,44 +899,10 @@ def grant_drift(request: HttpRequest, pk: int) -> HttpResponse:
             f"{detail.service}:{detail.operation} failed: {detail.code or detail.client_error}: "
             f"{detail.message} (request ID {detail.request_id or '—'})",
         )
-    except services.GrantBusy as exc:
-        messages.warning(request, str(exc))
-    except (ValueError, services.OperationRefused) as exc:
-        messages.error(request, str(exc))
     return redirect(grant.get_absolute_url() + "#drift")
 
 
-@permission_required("grants.manage_grant", raise_exception=True)
-@require_POST
-def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(AwsAccount, pk=pk)
-    try:
-        roles = services.account_discover(account=account)
-    except aws.AwsError as exc:
-        return render(
-            request, "grants/account_discover.html", {"account": account, "error": exc.detail}
-        )
-    return render(request, "grants/account_discover.html", {"account": account, "roles": roles})
-
-
-@permission_required("grants.manage_grant", raise_exception=True)
-@require_POST
-def account_import(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(AwsAccount, pk=pk)
-    try:
-        grant = services.grant_import(
-            account=account, role_name=request.POST.get("role_name", ""), actor=request.user
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(account)
-    except aws.AwsError as exc:
-        messages.error(request, f"Import failed: {exc.detail.message}")
-        return redirect(account)
-    messages.success(
-        request, f"Imported {grant.role_arn}. Name the grantee and run Test access to check it."
-    )
-    return redirect(grant)
+# Discovery, import and its completion: grants.views_review.
 
 
 def reauthenticate(request: HttpRequest) -> HttpResponse:

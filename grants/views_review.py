@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from . import aws, services
 from .forms_import import GranteeCompletionForm
@@ -55,10 +56,9 @@ def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("grants.manage_grant", raise_exception=True)
+@require_POST
 def account_import(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
-    if request.method != "POST":
-        return redirect("account_discover", pk=account.pk)
     try:
         grant = discovery.grant_import(
             account=account, role_name=request.POST.get("role_name", ""), actor=request.user

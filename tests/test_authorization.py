@@ -21,7 +21,6 @@ pytestmark = pytest.mark.django_db
 # Each URL: how it is used, and the permission it needs.
 MUTATIONS = {
     "/accounts/{account}/check/": "manage_account",
-    "/accounts/{account}/discover/": "manage_grant",
     "/accounts/{account}/import/": "manage_grant",
     "/grants/{grant}/retry/": "manage_grant",
     "/grants/{grant}/verify/": "verify_grant",
@@ -72,13 +71,23 @@ def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
     return {"account": piyo.pk, "grant": grant.pk, "batch": batch.pk}
 
 
+# Pages that answer GET and change things on POST (discovery runs; the rest confirm first):
+# a GET by an allowed role shows the page or redirects (a grant that was not imported).
+CONFIRM_PAGES = {
+    "/accounts/{account}/discover/": "manage_grant",
+    "/grants/{grant}/complete/": "manage_grant",
+    "/grants/{grant}/reapply/": "manage_grant",
+    "/grants/{grant}/adopt/": "manage_grant",
+}
+
+
 # Open to every logged-in person: it only asks for their own password.
 ANY_USER = {"/reauthenticate/"}
 
 
 def test_the_tables_cover_every_url() -> None:
     ones = {"account": 1, "grant": 1, "batch": 1}
-    tables = {path.format(**ones) for path in (*MUTATIONS, *PAGES)}
+    tables = {path.format(**ones) for path in (*MUTATIONS, *PAGES, *CONFIRM_PAGES)}
     assert set(portal_paths()) == tables | ANY_USER
 
 
@@ -116,6 +125,13 @@ def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role,
             assert status == 200, (role, path, status)
         else:
             assert status == 403, (role, path, status)
+    for pattern, permission in CONFIRM_PAGES.items():
+        path = pattern.format(**world)
+        status = client.get(path).status_code
+        if permission in allowed:
+            assert status in (200, 302), (role, path, status)
+        else:
+            assert status == 403, (role, path, status)
     for path in ANY_USER:
         assert client.get(path).status_code == 200, (role, path)
     for pattern, permission in MUTATIONS.items():
@@ -133,7 +149,7 @@ def test_each_role_can_do_exactly_what_it_should(django_user_model, world, role,
 def test_mutations_need_a_csrf_token(django_user_model, world) -> None:  # type: ignore[no-untyped-def]
     client = Client(enforce_csrf_checks=True)
     client.force_login(django_user_model.objects.create_superuser(username="root"))
-    for pattern in MUTATIONS:
+    for pattern in (*MUTATIONS, *CONFIRM_PAGES):
         assert client.post(pattern.format(**world)).status_code == 403, pattern
 
 

@@ -182,6 +182,10 @@ def test_the_drift_buttons_work_over_http(user_client, aws_world, piyo, hoge) ->
     url = reverse("grant_drift", args=[grant.pk])
     body = user_client.post(url, {"action": "check"}, follow=True).content.decode()
     assert "1 difference(s) from the record." in body
-    body = user_client.post(url, {"action": "reapply"}, follow=True).content.decode()
+    # Re-apply asks first: the old form action leads to the confirmation page.
+    response = user_client.post(url, {"action": "reapply"})
+    assert response["Location"] == reverse("grant_reapply", args=[grant.pk])
+    assert "iam:PutUserPolicy" in user_client.get(response["Location"]).content.decode()
+    body = user_client.post(response["Location"], follow=True).content.decode()
     assert "Re-applied the recorded state." in body
     assert "No drift: live IAM matches the record." in body
