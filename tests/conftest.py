@@ -121,6 +121,8 @@ def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) ->
     """A seeded moto server on 127.0.0.1, access control on; the portal acts as in `make run`."""
     server, endpoint_url = sandbox.start_server(load_managed_policies=False)
     try:
+        # moto's backends are process-wide: start from nothing whatever ran before here.
+        sandbox.reset(endpoint_url)
         world = sandbox.seed(endpoint_url)
         config_path, credentials_path = sandbox.write_aws_files(world, tmp_path / "aws")
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from grants.middleware import SEEN
 from grants.models import AuditAction, AuditEvent
+from grants.services import authz
 
 pytestmark = pytest.mark.django_db
 
@@ -63,8 +64,9 @@ def test_another_redirect_to_htmx_becomes_a_whole_page_load(user_client, piyo, h
 def test_a_403_to_htmx_is_a_message_on_the_reloaded_page_and_is_audited(
     client, django_user_model
 ) -> None:  # type: ignore[no-untyped-def]
+    authz.roles_ensure()  # a transactional test's flush empties the groups
     viewer = django_user_model.objects.create_user("vera", password="correct-horse-9")
-    viewer.groups.add(Group.objects.get(name="Viewers"))
+    viewer.groups.add(Group.objects.get(name=authz.VIEWERS))
     client.force_login(viewer)
     response = client.post(reverse("grant_verify", args=[7]), headers=HTMX)
     assert response.status_code == 403

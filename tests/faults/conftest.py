@@ -31,6 +31,8 @@ def moto_upstream() -> Iterator[str]:
     try:
         yield endpoint_url
     finally:
+        # moto's backends are process-wide: leave none of this module's world behind.
+        sandbox.reset(endpoint_url)
         server.stop()  # type: ignore[attr-defined]
 
 
