@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,35 @@ def _fresh_gateway(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     aws.reset()
     yield
     aws.reset()
+
+
+@pytest.fixture
+def hung_endpoint() -> Iterator[str]:
+    """An endpoint URL on 127.0.0.1 that accepts every connection and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -20,38 +18,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def hung_aws(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """An endpoint on 127.0.0.1 that accepts every connection and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+def hung_aws(settings, monkeypatch: pytest.MonkeyPatch, hung_endpoint: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The portal pointed at an endpoint on 127.0.0.1 that never answers."""
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings.AWS_ENDPOINT_URL = hung_endpoint
     aws.reset()
     try:
-        yield settings.AWS_ENDPOINT_URL
+        yield hung_endpoint
     finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        listener.close()
         aws.reset()
 
 
