@@ -92,14 +92,29 @@ class AwsAccountForm(BootstrapMixin, forms.ModelForm):
                 self.add_error("default_region", error)
         return data
 
+    # The fields each access method uses; the others are cleared when saved.
+    METHOD_FIELDS = {
+        "hub_role_name": AccessMethod.HUB_ROLE,
+        "hub_external_id": AccessMethod.HUB_ROLE,
+        "profile_name": AccessMethod.PROFILE,
+    }
+
     def _post_clean(self) -> None:
-        # Fields of the access methods not chosen are dropped, not reported.
+        # A field of an access method not chosen is cleared, but never silently: a value
+        # typed there (not the one the form was shown with) is reported instead.
         method = self.cleaned_data.get("access_method")
-        if method != AccessMethod.HUB_ROLE:
-            self.cleaned_data["hub_role_name"] = ""
-            self.cleaned_data["hub_external_id"] = ""
-        if method != AccessMethod.PROFILE:
-            self.cleaned_data["profile_name"] = ""
+        for name, used_by in self.METHOD_FIELDS.items():
+            if method == used_by or method is None:
+                continue
+            value = (self.cleaned_data.get(name) or "").strip()
+            if value and value != (self.initial.get(name) or ""):
+                self.add_error(
+                    name,
+                    f"{self.fields[name].label} is filled in, but only "
+                    f'"{AccessMethod(used_by).label}" uses it, which is not chosen. Choose '
+                    "that access method, or clear the field.",
+                )
+            self.cleaned_data[name] = ""
         super()._post_clean()
 
 

@@ -181,3 +181,41 @@ def test_check_connection_in_another_account_says_aws_answered_not_that_it_got_n
     assert "AWS answered as arn:aws:sts::123456789012:" in body
     assert "AWS answered, but not as expected" in body
     assert "act in account 123456789012, not in 111122223333" in body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field_label"),
+    [
+        (
+            {
+                "access_method": AccessMethod.PROFILE,
+                "profile_name": "piyo-admin",
+                "hub_role_name": "PortalHub",
+            },
+            "Hub role name",
+        ),
+        (
+            {"access_method": AccessMethod.DEFAULT_CHAIN, "hub_external_id": "vendor-77"},
+            "external ID",
+        ),
+        ({"access_method": AccessMethod.EXTERNAL, "profile_name": "hoge-admin"}, "Profile name"),
+    ],
+)
+def test_a_value_typed_for_an_access_method_not_chosen_is_reported_not_dropped(
+    user_client, overrides, field_label
+) -> None:  # type: ignore[no-untyped-def]
+    response = user_client.post(reverse("account_create"), form_data(**overrides))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "is filled in, but only" in body
+    assert field_label.lower() in body.lower()
+    assert not AwsAccount.objects.exists()
+
+
+def test_the_prefilled_hub_role_is_cleared_quietly_for_another_access_method(user_client) -> None:  # type: ignore[no-untyped-def]
+    data = form_data(access_method=AccessMethod.DEFAULT_CHAIN)  # hub role left as prefilled
+    response = user_client.post(reverse("account_create"), data)
+    assert response.status_code == 302
+    account = AwsAccount.objects.get()
+    assert account.access_method == AccessMethod.DEFAULT_CHAIN
+    assert account.hub_role_name == ""
