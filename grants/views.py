@@ -410,7 +410,12 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "verifications": grant.verifications.all()[:20],
             **_operation_context(grant),
             "can_verify": grant.status in TESTABLE,
-            "kit": handoff.handoff_kit(grant=grant),
+            # Access that is gone gets no kit (and no MFA-device read to build one).
+            "kit": (
+                None
+                if grant.status in (GrantStatus.REVOKED, GrantStatus.EXPIRED)
+                else handoff.handoff_kit(grant=grant)
+            ),
             "expiry_form": GrantExpiryForm(initial={"expires_at": grant.expires_at}),
         },
     )

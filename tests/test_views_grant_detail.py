@@ -95,6 +95,8 @@ def test_a_revoked_grant_offers_to_confirm_access_is_gone_without_a_kit(
     body = page(user_client, grant)
     assert "Confirm access is gone" in body
     assert "Hand-off kit" not in body
+    # Not built at all: no MFA-device read for access that is gone.
+    assert user_client.get(grant.get_absolute_url()).context["kit"] is None
     response = user_client.post(reverse("grant_verify", args=[grant.pk]), follow=True)
     body = response.content.decode()
     verdict = body[body.index('data-testid="gone-verdict"') :].split("</strong>", 1)[0]
