@@ -21,9 +21,15 @@ from grants.models import AccessMethod, AwsAccount
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """A file database for tests: verifications write from several threads at once,
-    which SQLite's shared in-memory database refuses ("table is locked")."""
+    which SQLite's shared in-memory database refuses ("table is locked").
+
+    Like pytest-django's own fixture, it keeps each xdist process's test database
+    apart (test_postgres_gw0, …); the SQLite file lies in the process's own folder."""
     from django.conf import settings
 
     database = settings.DATABASES["default"]
