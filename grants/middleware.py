@@ -149,6 +149,14 @@ class QueryIntegerRangeMiddleware:
     ) -> HttpResponse | None:
         for name, values in request.GET.lists():
             for value in values:
+                if "\x00" in name or "\x00" in value:
+                    # PostgreSQL text cannot hold NUL: such a filter would end in a 500.
+                    return render(
+                        request,
+                        "bad_request.html",
+                        {"message": "A query parameter holds a NUL character."},
+                        status=400,
+                    )
                 if out_of_range_integer(name, value):
                     return render(
                         request,

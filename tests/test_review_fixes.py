@@ -124,3 +124,11 @@ def test_the_boto3_snippet_quotes_hostile_values(piyo, hoge) -> None:  # type: i
     )
     assert role_arn == grant.planned_role_arn
     assert json.dumps(grant.planned_role_arn) in handoff.boto3_snippet(grant)
+
+
+@pytest.mark.parametrize("parameter", ["q", "account", "status"])
+def test_a_nul_character_in_a_query_answers_400(user_client, parameter) -> None:  # type: ignore[no-untyped-def]
+    for name in ("account_list", "grant_list", "audit_list"):
+        response = user_client.get(reverse(name), {parameter: "a\x00b"})
+        assert response.status_code == 400
+        assert "NUL" in response.content.decode()
