@@ -38,6 +38,20 @@ class AccessMethod(models.TextChoices):
     EXTERNAL = aws.EXTERNAL, "External (not managed by the portal)"
 
 
+class OrgStatus(models.TextChoices):
+    """Where an account stands in the AWS Organization it was registered from."""
+
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    PENDING_CLOSURE = "pending_closure", "Closing"
+    LEFT = "left", "Left the organization"
+
+    @property
+    def colour(self) -> str:
+        """Bootstrap colour of the status badge."""
+        return {"active": "success", "left": "dark"}.get(self.value, "warning")
+
+
 class AwsAccount(models.Model):
     """An AWS account the portal knows, and how the portal acts there.
 
@@ -68,6 +82,26 @@ class AwsAccount(models.Model):
     hub_external_id = models.CharField(
         "hub role external ID", max_length=1224, blank=True, validators=[external_id_validator]
     )
+
+    # Set for an account registered from an AWS Organization (or found there by a
+    # re-sync): the organization, the path of OU names from the root ("Root/Workloads/Prod"),
+    # the entity path aws:PrincipalOrgPaths matches ("o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/"),
+    # its status there, the account it was listed from, and when.
+    organization_id = models.CharField("organization ID", max_length=34, blank=True)
+    ou_path = models.CharField("OU path", max_length=2048, blank=True, db_index=True)
+    org_entity_path = models.CharField("organization entity path", max_length=2048, blank=True)
+    org_status = models.CharField(
+        "organization status", max_length=16, choices=OrgStatus, blank=True
+    )
+    org_source = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="org_members",
+        help_text="The management or delegated-administrator account it was listed from.",
+    )
+    org_synced_at = models.DateTimeField(null=True, blank=True)
 
     # The outcome of the last Check connection.
     last_checked_at = models.DateTimeField(null=True, blank=True)
