@@ -250,6 +250,38 @@ XACCT_OPERATION_LEASE_SECONDS = env.int("XACCT_OPERATION_LEASE_SECONDS", default
 # land after the rollback, and what it left is then removed.
 XACCT_OPERATION_SWEEP_SECONDS = env.int("XACCT_OPERATION_SWEEP_SECONDS", default=900)
 
+# --- Alerts --------------------------------------------------------------------
+# E-mail goes through Django's mail framework, configured by one URL as django-environ
+# reads it (smtp://user:password@host:25, smtp+tls://…:587, consolemail://). Development
+# prints mail on the console; the sandbox points it at its own SMTP server on 127.0.0.1.
+_EMAIL = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+_SMTP_OPTIONS = {
+    "host": _EMAIL["EMAIL_HOST"],
+    "port": _EMAIL["EMAIL_PORT"],
+    "username": _EMAIL["EMAIL_HOST_USER"] or "",
+    "password": _EMAIL["EMAIL_HOST_PASSWORD"] or "",
+    "use_tls": _EMAIL.get("EMAIL_USE_TLS", False),
+    "use_ssl": _EMAIL.get("EMAIL_USE_SSL", False),
+    # A hung mail server must not hold the worker: seconds per connect and per command.
+    "timeout": env.float("EMAIL_TIMEOUT", default=10.0),
+}
+# Django 6.1's MAILERS (the EMAIL_* settings are deprecated).
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL["EMAIL_BACKEND"],
+        "OPTIONS": _SMTP_OPTIONS if _EMAIL["EMAIL_BACKEND"].endswith(".smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="xacct portal <xacct@localhost>")
+# Where people reach the portal: the links in alert e-mails start with it.
+XACCT_PUBLIC_URL = env.str("XACCT_PUBLIC_URL", default="http://127.0.0.1:8000")
+# A grant expiring within this many days is alerted (once per expiry time).
+XACCT_ALERT_EXPIRING_DAYS = env.int("XACCT_ALERT_EXPIRING_DAYS", default=7)
+# An alert e-mail that could not be sent is tried this many times in all, the retries
+# after 60 s, 120 s, … where the task backend can wait (the database backend).
+XACCT_ALERT_EMAIL_ATTEMPTS = env.int("XACCT_ALERT_EMAIL_ATTEMPTS", default=3)
+XACCT_ALERT_EMAIL_RETRY_SECONDS = env.int("XACCT_ALERT_EMAIL_RETRY_SECONDS", default=60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
