@@ -706,7 +706,7 @@ def test_the_deny_only_boundary_with_no_allow_blocks_even_a_matching_identity_al
         ),
         pytest.param(
             scp("deny-assume", where="OU ou-x1"),
-            "the service control policy deny-assume of OU ou-x1",
+            "the service control policy deny-assume attached to OU ou-x1",
             id="scp",
         ),
         pytest.param(trust(), "the trust policy of role piyo-sqs", id="trust"),

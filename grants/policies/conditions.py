@@ -17,7 +17,10 @@ element" pages:
 - String* and Arn* values may hold policy variables (Version 2012-10-17 only); a
   variable whose key is absent, with no default, makes that key's test false;
 - an operator the engine does not know yields None: the caller treats the statement
-  cautiously (no Allow, but Deny).
+  cautiously (no Allow, but Deny);
+- a key whose request value is `model.UNKNOWN` (or a policy variable naming one) makes
+  its test undetermined: the block holds None with the key in `undetermined`, unless
+  another test of the block fails outright (AND: then it is False).
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from grants.policies.matching import (
     expand,
     glob_chunks,
     lookup,
+    variable_keys,
 )
+from grants.policies.model import UNKNOWN
 
 _SET_PREFIXES = {"forallvalues": "ForAllValues", "foranyvalue": "ForAnyValue"}
 
@@ -49,13 +54,15 @@ _SET_PREFIXES = {"forallvalues": "ForAllValues", "foranyvalue": "ForAnyValue"}
 class ConditionResult:
     """The outcome of one Condition block.
 
-    `holds` is True/False, or None when an operator is unknown. `failed` lists the
-    (operator, key) pairs that did not hold, as written; `missing` the keys absent
-    from the request among those; `keys` every key the block tests, as written.
+    `holds` is True/False, or None when an operator is unknown (`unknown`) or a test
+    turns on an UNKNOWN value (`undetermined`, with no test failing outright). `failed`
+    lists the (operator, key) pairs that did not hold, as written; `missing` the keys
+    absent from the request among those; `keys` every key the block tests, as written.
     """
 
     holds: bool | None
     failed: list[tuple[str, str]] = field(default_factory=list)
+    undetermined: list[tuple[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
@@ -296,7 +303,9 @@ def evaluate_condition(
             )
             if note:
                 result.notes.append(note)
-            if not holds:
+            if holds is None:
+                result.undetermined.append((str(written), key))
+            elif not holds:
                 result.failed.append((str(written), key))
                 if not present:
                     result.missing.append(key)
@@ -304,7 +313,27 @@ def evaluate_condition(
         result.holds = None
     elif result.failed:
         result.holds = False
+    elif result.undetermined:
+        result.holds = None
     return result
+
+
+def _is_unknown(value: Any) -> bool:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(item is UNKNOWN for item in value)
+    return value is UNKNOWN
+
+
+def _names_unknown(expected: list[Any], context: Mapping[str, Any], variables: bool) -> bool:
+    """Whether a policy variable in the expected values names a key whose value is UNKNOWN."""
+    if not variables:
+        return False
+    for item in expected:
+        for key in variable_keys(str(item)):
+            present, value = lookup(context, key)
+            if present and _is_unknown(value):
+                return True
+    return False
 
 
 def _key_holds(
@@ -315,7 +344,10 @@ def _key_holds(
     value: Any,
     context: Mapping[str, Any],
     variables: bool,
-) -> tuple[bool, str]:
+) -> tuple[bool | None, str]:
+    """Whether one key's test holds; None when it turns on an UNKNOWN value."""
+    if present and (_is_unknown(value) or _names_unknown(expected, context, variables)):
+        return None, ""
     if operator.base == "Null":
         return _null_test(expected, present, value), ""
     values = _present_values(value) if present else []

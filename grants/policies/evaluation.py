@@ -37,6 +37,7 @@ from grants.policies.matching import (
     uses_variables,
 )
 from grants.policies.model import (
+    UNKNOWN,
     Decision,
     DecisionKind,
     Evaluation,
@@ -71,6 +72,8 @@ class _Scan:
     denies: list[StatementRef] = field(default_factory=list)
     allows: list[_Allow] = field(default_factory=list)
     unmet: list[UnmetCondition] = field(default_factory=list)
+    # Conditions over UNKNOWN values: held (or not) as the scan's `optimistic` said.
+    undetermined: list[UnmetCondition] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources: list[PolicySource] = field(default_factory=list)
@@ -130,7 +133,11 @@ def _scan(
     context: Mapping[str, Any],
     *,
     has_boundary: bool = False,
+    optimistic: bool | None = None,
 ) -> _Scan:
+    """Scan the sources' statements. `optimistic` says how conditions over UNKNOWN
+    values are read: True, as letting Allows apply and keeping Denies off; False, the
+    reverse; None (no UNKNOWN expected), cautiously, as the False reading."""
     scan = _Scan()
     for source in sources:
         scan.sources.append(source)
@@ -151,6 +158,7 @@ def _scan(
                     context,
                     variables,
                     has_boundary,
+                    bool(optimistic),
                 )
             else:
                 scan.notes.append(f"Statement {index + 1} of {source.label()} is not an object.")
@@ -167,6 +175,7 @@ def _scan_statement(
     context: Mapping[str, Any],
     variables: bool,
     has_boundary: bool,
+    optimistic: bool,
 ) -> None:
     ref = StatementRef(source=source, index=index, sid=str(statement.get("Sid") or ""))
     effect = statement.get("Effect")
@@ -212,6 +221,18 @@ def _scan_statement(
         return
     outcome = evaluate_condition(statement.get("Condition"), context, variables=variables)
     scan.notes.extend(outcome.notes)
+    if outcome.holds is None and not outcome.unknown:
+        scan.undetermined.extend(UnmetCondition(ref, op, key) for op, key in outcome.undetermined)
+        keys = ", ".join(dict.fromkeys(key for _op, key in outcome.undetermined))
+        scan.notes.append(
+            f"{ref.label()} tests {keys}, whose value in this request could not be "
+            "determined: whether it applies is not known."
+        )
+        if effect == "Deny" and not optimistic:
+            scan.denies.append(ref)
+        elif effect == "Allow" and optimistic:
+            scan.allows.append(_Allow(ref, how, list(dict.fromkeys(outcome.keys))))
+        return
     if outcome.holds is None:
         if effect == "Deny":
             scan.notes.append(
@@ -330,7 +351,46 @@ def evaluate_policies(request: Request, policies: Sequence[PolicySource]) -> Dec
     Raises nothing for malformed documents: they are noted.
     """
     caller = parse_caller(request.principal_arn)
-    return _decide(_scan(policies, request, caller, request_context(request, caller)))
+    context = request_context(request, caller)
+    if not has_unknown(context):
+        return _decide(_scan(policies, request, caller, context))
+    best = _scan(policies, request, caller, context, optimistic=True)
+    worst = _scan(policies, request, caller, context, optimistic=False)
+    return _settle(_decide(best), _decide(worst), best.undetermined)
+
+
+def has_unknown(context: Mapping[str, Any]) -> bool:
+    """Whether any request-context value is (or holds) UNKNOWN."""
+    return any(
+        value is UNKNOWN or (isinstance(value, (list, tuple, set, frozenset)) and UNKNOWN in value)
+        for value in context.values()
+    )
+
+
+def _settle(best: Decision, worst: Decision, undetermined: Sequence[UnmetCondition]) -> Decision:
+    """One verdict from the optimistic and pessimistic readings of undetermined conditions:
+    allowed when even the pessimistic one allows, denied when even the optimistic one
+    denies, else UNDETERMINED, naming the conditions it turns on."""
+    if worst.allowed:
+        return worst
+    if not best.allowed:
+        return best
+    keys = tuple(dict.fromkeys(u.key for u in undetermined))
+    return Decision(
+        False,
+        DecisionKind.UNDETERMINED,
+        unmet=tuple(undetermined),
+        orphaned_principals=best.orphaned_principals,
+        notes=(
+            "The verdict turns on the value of "
+            + ", ".join(keys)
+            + ", which could not be determined: it allows if the undetermined conditions "
+            "hold as the allowing statements need, and denies otherwise.",
+            *best.notes,
+        ),
+        policy=best.policy,
+        undetermined_keys=keys,
+    )
 
 
 def scp_levels_of(
@@ -457,22 +517,76 @@ def evaluate_request(
     Out: an Evaluation with the final Decision, each side's own Decision, and whether the
     request crosses accounts (the caller's account differs from the account in the
     resource ARN; "*" or an ARN without account counts as the same account).
+    Context values may be UNKNOWN (e.g. aws:PrincipalOrgID when the organization could
+    not be read): the request is then decided under both readings of the conditions
+    that test them, and a verdict that differs between the two is UNDETERMINED (the
+    final decision and each side's own), naming the conditions in `unmet` and the keys
+    in `undetermined_keys`; never a false pass or a false fail.
     Rules: the module docstring (AWS's "Policy evaluation logic" pages).
     """
     caller = parse_caller(request.principal_arn)
     context = request_context(request, caller)
+    parts = (request, caller, context, identity, resource_policy, boundary, scps)
+    if not has_unknown(context):
+        return _evaluate(*parts, optimistic=None)[0]
+    best, undetermined = _evaluate(*parts, optimistic=True)
+    worst, _ = _evaluate(*parts, optimistic=False)
+
+    def side(one: Decision | None, other: Decision | None) -> Decision | None:
+        if one is None or other is None:
+            return one
+        return _settle(one, other, undetermined)
+
+    return Evaluation(
+        _settle(best.decision, worst.decision, undetermined),
+        side(best.identity, worst.identity),
+        side(best.resource, worst.resource),
+        best.cross_account,
+    )
+
+
+def _evaluate(
+    request: Request,
+    caller: Caller,
+    context: Mapping[str, Any],
+    identity: Sequence[PolicySource] | None,
+    resource_policy: PolicySource | None,
+    boundary: PolicySource | None,
+    scps: Sequence[Sequence[PolicySource]] | Sequence[PolicySource] | None,
+    *,
+    optimistic: bool | None,
+) -> tuple[Evaluation, list[UnmetCondition]]:
+    """One reading of `evaluate_request` (see `_scan` for `optimistic`)."""
     resource_account = _account_of(request.resource)
     cross_account = bool(caller.account and resource_account and caller.account != resource_account)
 
-    identity_scan = _scan(identity, request, caller, context) if identity is not None else None
-    boundary_scan = _scan([boundary], request, caller, context) if boundary is not None else None
+    o = optimistic
+    identity_scan = (
+        _scan(identity, request, caller, context, optimistic=o) if identity is not None else None
+    )
+    boundary_scan = (
+        _scan([boundary], request, caller, context, optimistic=o) if boundary is not None else None
+    )
     scp_levels = scp_levels_of(scps)
-    scp_scans = [_scan(level, request, caller, context) for level in scp_levels]
+    scp_scans = [_scan(level, request, caller, context, optimistic=o) for level in scp_levels]
     resource_scan = (
-        _scan([resource_policy], request, caller, context, has_boundary=boundary is not None)
+        _scan(
+            [resource_policy],
+            request,
+            caller,
+            context,
+            has_boundary=boundary is not None,
+            optimistic=o,
+        )
         if resource_policy is not None
         else None
     )
+    undetermined = [
+        u
+        for scan in (identity_scan, boundary_scan, *scp_scans, resource_scan)
+        if scan is not None
+        for u in scan.undetermined
+    ]
 
     identity_decision = (
         _identity_decision(
@@ -488,7 +602,7 @@ def evaluate_request(
     ]
     orphaned, notes = _merge(*all_scans)
 
-    def final(decision: Decision, *extra: str) -> Evaluation:
+    def final(decision: Decision, *extra: str) -> tuple[Evaluation, list[UnmetCondition]]:
         merged = Decision(
             decision.allowed,
             decision.kind,
@@ -499,7 +613,7 @@ def evaluate_request(
             policy=decision.policy,
             required_keys=decision.required_keys,
         )
-        return Evaluation(merged, identity_decision, resource_decision, cross_account)
+        return Evaluation(merged, identity_decision, resource_decision, cross_account), undetermined
 
     # 1. An explicit Deny anywhere.
     denies = [ref for scan in all_scans for ref in scan.denies]

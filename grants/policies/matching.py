@@ -60,6 +60,18 @@ def uses_variables(document: Mapping[str, Any]) -> bool:
     return str(document.get("Version", "")).strip() == VARIABLES_VERSION
 
 
+def variable_keys(text: str) -> list[str]:
+    """The condition keys the policy variables in `text` name (not `${*}` and the like)."""
+    keys: list[str] = []
+    for match in _VARIABLE.finditer(text):
+        body = match.group(1)
+        if body.strip() in _SPECIAL:
+            continue
+        named = _DEFAULT.match(body)
+        keys.append(named.group(1) if named else body.strip())
+    return keys
+
+
 def expand(text: str, context: Mapping[str, Any], *, variables: bool) -> Chunks | None:
     """Split `text` into chunks, replacing variables; None when a variable cannot be resolved.
 

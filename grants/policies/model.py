@@ -8,6 +8,30 @@ from enum import StrEnum
 from typing import Any
 
 
+class _Unknown:
+    """The value of a context key the caller could not determine (see `UNKNOWN`)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+# A request-context value standing for "present with some value, or absent: not known",
+# e.g. aws:PrincipalOrgID when the portal could not read the caller's organization. A
+# condition on such a key is undetermined; the engine then decides only when the verdict
+# is the same whichever way those conditions go (DecisionKind.UNDETERMINED otherwise).
+UNKNOWN = _Unknown()
+
+
 class PolicyKind(StrEnum):
     """Where a policy comes from; decides how it takes part in the evaluation."""
 
@@ -65,7 +89,8 @@ class PolicySource:
         words = _KIND_WORDS[self.kind]
         text = f"{words} {self.name}" if self.name else words
         if self.attached_to:
-            text += f" of {self.attached_to}"
+            # An SCP is attached to an organization node: "… attached to OU Workloads/Dev".
+            text += f" {'attached to' if self.kind == PolicyKind.SCP else 'of'} {self.attached_to}"
         return text
 
 
@@ -120,6 +145,9 @@ class DecisionKind(StrEnum):
     CONDITION_UNMET = "condition-unmet"  # an Allow matched except for its condition(s)
     BOUNDARY = "boundary"  # identity policies allow, the permissions boundary does not
     SCP = "scp"  # an SCP level does not allow
+    # The verdict turns on conditions over keys whose values are UNKNOWN: it would allow
+    # if they went one way and deny if they went the other (the conditions in `unmet`).
+    UNDETERMINED = "undetermined"
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,8 @@ class Decision:
     policy: PolicySource | None = None
     # Condition keys the allowing statements test (e.g. sts:ExternalId), as written.
     required_keys: tuple[str, ...] = ()
+    # For UNDETERMINED: the keys (as written) whose unknown values the verdict turns on.
+    undetermined_keys: tuple[str, ...] = ()
 
     @property
     def explicit_deny(self) -> bool:
