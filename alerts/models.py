@@ -22,6 +22,7 @@ class AlertKind(models.TextChoices):
     GRANT_REVOKED = "grant.revoked", "Grant revoked"
     OPERATION_PARTIAL = "operation.partial", "Provisioning or revoke left partial"
     BATCH_NOT_RUN = "batch.not_run", "Scheduled verification could not run"
+    WEBHOOK_TEST = "webhook.test", "Webhook test event"
 
     @property
     def is_failure(self) -> bool:
