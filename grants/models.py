@@ -756,3 +756,128 @@ class OperationStep(models.Model):
     @property
     def error_detail(self) -> aws.AwsErrorDetail | None:
         return aws.AwsErrorDetail.from_dict(self.error) if self.error else None
+
+
+class DiscoveryAccountState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Reading"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+    @property
+    def colour(self) -> str:
+        return {
+            "queued": "secondary",
+            "running": "info",
+            "read": "success",
+            "failed": "danger",
+            "skipped": "warning",
+        }[self.value]
+
+
+class DiscoveryRisk(models.TextChoices):
+    """How much a discovered cross-account role exposes (grants.services.discovery.role_risk)."""
+
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+    @property
+    def colour(self) -> str:
+        return {"high": "danger", "medium": "warning", "low": "secondary"}[self.value]
+
+
+class DiscoveryRun(models.Model):
+    """One discovery over every managed registered account ("Discover across all accounts").
+
+    Run by a task; each account's outcome is a DiscoveryRunAccount, each role found
+    a DiscoveryFinding. Finished when no account is queued or reading.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, default=SYSTEM_ACTOR)
+    task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Discovery run {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("discovery_run", args=[self.pk])
+
+
+class DiscoveryRunAccount(models.Model):
+    """One account of a discovery run: read, failed (with the AWS error), or skipped (why)."""
+
+    run = models.ForeignKey(DiscoveryRun, on_delete=models.CASCADE, related_name="accounts")
+    account = models.ForeignKey(
+        AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Copied at the start of the run: the page reads the same after an account changes.
+    account_name = models.CharField(max_length=64)
+    account_number = models.CharField("account ID", max_length=12)
+    ou_path = models.CharField("OU path", max_length=2048, blank=True)
+    state = models.CharField(
+        max_length=8, choices=DiscoveryAccountState, default=DiscoveryAccountState.QUEUED
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    roles_read = models.PositiveIntegerField(default=0)
+    error = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["account_name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account_name} in discovery run {self.run_id}: {self.get_state_display()}"
+
+    @property
+    def state_colour(self) -> str:
+        return DiscoveryAccountState(self.state).colour
+
+    @property
+    def error_detail(self) -> aws.AwsErrorDetail | None:
+        return aws.AwsErrorDetail.from_dict(self.error) if self.error else None
+
+
+class DiscoveryFinding(models.Model):
+    """One role of a discovery run whose trust admits principals outside its account."""
+
+    run = models.ForeignKey(DiscoveryRun, on_delete=models.CASCADE, related_name="findings")
+    run_account = models.ForeignKey(
+        DiscoveryRunAccount, on_delete=models.CASCADE, related_name="findings"
+    )
+    account = models.ForeignKey(
+        AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account_number = models.CharField("account ID", max_length=12)
+    ou_path = models.CharField("OU path", max_length=2048, blank=True)
+    role_name = models.CharField(max_length=64)
+    role_arn = models.CharField("role ARN", max_length=2048)
+    principals = models.JSONField(default=list)
+    external_accounts = models.JSONField(default=list)
+    # What discovery flags on the role (wildcard, orphaned, unconditioned whole-account trust).
+    flags = models.JSONField(default=list)
+    risk = models.CharField(max_length=8, choices=DiscoveryRisk, db_index=True)
+    risk_reasons = models.JSONField(default=list)
+    # Why it is one of the roles the portal acts through ("" when it is not).
+    portal_access = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["account_number", "role_name"]
+
+    def __str__(self) -> str:
+        return f"{self.role_arn} ({self.get_risk_display()} risk)"
+
+    @property
+    def risk_colour(self) -> str:
+        return DiscoveryRisk(self.risk).colour

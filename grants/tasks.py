@@ -46,3 +46,12 @@ def operation_run(*, operation_id: int) -> str:
 def expire_grants() -> int:
     """Revoke every grant past its expiry; return how many were due."""
     return len(services.grants_expire())
+
+
+# A person waits on the results page: ahead of verification batches, behind expiry.
+@task(priority=20)
+def discovery_run_task(*, run_id: int) -> str:
+    """Discovery across every managed account (grants.services.discovery_runs); the outcome."""
+    from .services.discovery_runs import discovery_run_execute
+
+    return discovery_run_execute(run_id=run_id)

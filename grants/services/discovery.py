@@ -40,6 +40,9 @@ class DiscoveredRole:
     grant_id: int | None = None
     # Why this is one of the roles the portal acts through ("" when it is not).
     portal_access: str = ""
+    # Conditions every trust statement admitting an outside principal requires:
+    # any of "external ID", "MFA", "organization" (aws:PrincipalOrgID/PrincipalOrgPaths).
+    guarded_by: list[str] = field(default_factory=list)
 
     @property
     def importable(self) -> bool:
@@ -51,11 +54,16 @@ class DiscoveredRole:
         )
 
 
-def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
-    """AWS principals of Allow statements for sts:AssumeRole, and whether every such
-    statement requires an external ID / MFA."""
+_ORG_KEYS = frozenset({"aws:principalorgid", "aws:principalorgpaths"})
+
+
+def _trusted_principals(document: dict) -> tuple[list[str], list[str]]:
+    """AWS principals of Allow statements for sts:AssumeRole, and the guards every such
+    statement requires: "external ID" (sts:ExternalId), "MFA" (aws:MultiFactorAuthPresent),
+    "organization" (aws:PrincipalOrgID or aws:PrincipalOrgPaths; IAM User Guide, AWS
+    global condition context keys)."""
     principals: list[str] = []
-    all_external_id = all_mfa = True
+    all_external_id = all_mfa = all_org = True
     found = False
     for statement in document.get("Statement", []):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
@@ -75,7 +83,17 @@ def _trusted_principals(document: dict) -> tuple[list[str], bool, bool]:
         keys = {k.lower() for tests in (statement.get("Condition") or {}).values() for k in tests}
         all_external_id &= "sts:externalid" in keys
         all_mfa &= "aws:multifactorauthpresent" in keys
-    return principals, found and all_external_id, found and all_mfa
+        all_org &= bool(keys & _ORG_KEYS)
+    guards = [
+        name
+        for name, every in (
+            ("external ID", all_external_id),
+            ("MFA", all_mfa),
+            ("organization", all_org),
+        )
+        if found and every
+    ]
+    return principals, guards
 
 
 def _grants_by_role_name(account: AwsAccount) -> dict[str, int]:
@@ -112,13 +130,26 @@ def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
 
     The roles the portal acts through (grants.services.guardrails) are listed with
     `portal_access` saying so, and are never importable. Raises `aws.AwsError` when
-    the roles cannot be listed.
+    the roles cannot be listed (iam:ListRoles, all pages).
+    """
+    return discovered_roles(account=account, roles=aws.roles(account.access()))
+
+
+def discovered_roles(*, account: AwsAccount, roles: list[aws.RoleInfo]) -> list[DiscoveredRole]:
+    """The cross-account roles among `roles` (as `aws.roles` read them from `account`),
+    riskiest first. Reads the records (grants, the portal's access roles); no AWS call.
+
+    A trust names an outside principal when its account ID (a bare 12-digit ID or
+    the account field of an IAM/STS ARN) differs from `account`'s. Flagged: a
+    wildcard principal, a unique ID left by a deleted principal (AROA…, AIDA…: IAM
+    User Guide, "Unique identifiers"), and a whole account trusted with no external
+    ID, MFA or organization condition.
     """
     access_roles = portal_access_role_names(account_id=account.account_id)
     known = _grants_by_role_name(account)
     found: list[DiscoveredRole] = []
-    for role in aws.roles(account.access()):
-        principals, has_external_id, has_mfa = _trusted_principals(role.trust_policy)
+    for role in roles:
+        principals, guards = _trusted_principals(role.trust_policy)
         outside: list[str] = []
         risks: list[str] = []
         for principal in principals:
@@ -135,7 +166,7 @@ def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
             if other and other != account.account_id:
                 outside.append(principal)
                 whole = principal == other or principal.endswith(":root")
-                if whole and not (has_external_id or has_mfa):
+                if whole and not guards:
                     risks.append(
                         f"Trusts the whole account {other} with neither an external ID nor MFA."
                     )
@@ -156,9 +187,56 @@ def account_discover(*, account: AwsAccount) -> list[DiscoveredRole]:
                     if role.name.lower() in access_roles
                     else ""
                 ),
+                guarded_by=guards,
             )
         )
     return sorted(found, key=lambda r: (not r.risks, r.name.lower()))
+
+
+def role_risk(*, role: DiscoveredRole, registered_account_ids: set[str]) -> tuple[str, list[str]]:
+    """The risk of a discovered role ("high", "medium" or "low") and the reasons for it.
+
+    - high: a wildcard principal ("*": any AWS account); a whole account trusted
+      with no external ID, MFA or organization condition (every principal there
+      whose own policies allow sts:AssumeRole can assume it: IAM User Guide,
+      "How to use trust policies with IAM roles"); or a principal of an account
+      not registered in the portal, unguarded.
+    - medium: a principal of an unregistered account behind a guard; a whole
+      account trusted behind a guard; a principal left by a deletion (AROA…),
+      which nobody can use but which shows a trust nobody maintains.
+    - low: only named principals of registered accounts.
+
+    `registered_account_ids` are the 12-digit IDs of the accounts the portal knows.
+    Pure: no AWS call, no database read.
+    """
+    high: list[str] = []
+    medium: list[str] = []
+    guards = " and ".join(role.guarded_by)
+    if "*" in role.principals:
+        high.append('Trusts any AWS principal (wildcard "*").')
+    for principal in role.principals:
+        if _UNIQUE_ID.match(principal):
+            medium.append(f"Names {principal}, a deleted principal: the trust is stale.")
+    for other in role.external_accounts:
+        entries = [p for p in role.principals if p == other or f"::{other}:" in p]
+        whole = any(p == other or p.endswith(":root") for p in entries)
+        unknown = other not in registered_account_ids
+        where = f"account {other}" + (", not registered in the portal," if unknown else "")
+        if whole and not guards:
+            high.append(
+                f"Trusts the whole {where} with no external ID, MFA or organization condition."
+            )
+        elif unknown and not guards:
+            high.append(f"Trusts {', '.join(entries)} in {where} with no condition.")
+        elif whole:
+            medium.append(f"Trusts the whole {where}, guarded by {guards}.")
+        elif unknown:
+            medium.append(f"Trusts {', '.join(entries)} in {where}, guarded by {guards}.")
+    if high:
+        return "high", high + medium
+    if medium:
+        return "medium", medium
+    return "low", ["Trusts only named principals of accounts registered in the portal."]
 
 
 def grant_import(*, account: AwsAccount, role_name: str, actor: AbstractBaseUser | None) -> Grant:
