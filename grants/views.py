@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from formtools.wizard.views import SessionWizardView
 
-from . import aws, handoff, policies, services
+from . import aws, handoff, history_chart, policies, selectors, services
 from .forms import (
     AuditFilterForm,
     AwsAccountForm,
@@ -116,6 +116,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             )[:10],
             "recent_events": AuditEvent.objects.select_related("account")[:10],
             "background": background_work(),
+            "access_map": selectors.access_map_data(),
+            "daily": history_chart.daily_chart(selectors.verification_daily_counts()),
+            "daily_tz": timezone.get_current_timezone_name(),
         },
     )
 
@@ -356,6 +359,12 @@ def grant_list(request: HttpRequest) -> HttpResponse:
         grants = grants.filter(_attention(attention))
     else:
         attention = ""
+    map_filter = selectors.grant_map_filter(
+        trusting=request.GET.get("trusting", ""),
+        trusted=request.GET.get("trusted", ""),
+        health=request.GET.get("health", ""),
+    )
+    grants = grants.filter(map_filter.q)
     account = request.GET.get("account", "")
     for account_pk in _ids([account]):
         grants = grants.filter(Q(trusting_account_id=account_pk) | Q(trusted_account_id=account_pk))
@@ -390,7 +399,8 @@ def grant_list(request: HttpRequest) -> HttpResponse:
             "query": query,
             "sort": sort,
             "sorts": list(GRANT_SORTS),
-            "filtered": bool(status or account or query or attention),
+            "map_filter": map_filter,
+            "filtered": bool(status or account or query or attention or map_filter),
         },
     )
 
