@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from grants.policies.conditions import KNOWN_OPERATORS, evaluate_condition, parse_operator
@@ -32,6 +33,7 @@ from grants.policies.model import (
 from grants.policies.principals import Caller, match_principal, parse_caller
 
 __all__ = [
+from grants.policies.trust_conditions import org_condition
     "KNOWN_OPERATORS",
     "Caller",
     "Decision",
@@ -108,16 +110,28 @@ def queue_arn(region: str, account_id: str, name: str, *, partition: str = "aws"
     return f"arn:{partition}:sqs:{region}:{account_id}:{name}"
 
 
-def trust_policy(*, principal_arn: str, external_id: str = "", require_mfa: bool = False) -> dict:
-    """Who may assume the role: one principal, optionally with ExternalId and MFA conditions."""
+def trust_policy(
+    *,
+    principal_arn: str,
+    external_id: str = "",
+    require_mfa: bool = False,
+    principal_org_id: str = "",
+    principal_org_paths: Sequence[str] = (),
+) -> dict:
+    """Who may assume the role: one principal, optionally with ExternalId and MFA conditions,
+    and with the organization the principal's account must be in (`principal_org_id`,
+    aws:PrincipalOrgID) or where in it (`principal_org_paths`, aws:PrincipalOrgPaths): see
+    `trust_conditions.org_condition`. Raises ValueError for a wildcard principal or a
+    malformed organization ID or path."""
     if principal_arn.strip() == "*":
         raise ValueError("A wildcard principal would let anyone assume the role.")
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"AWS": principal_arn},
         "Action": "sts:AssumeRole",
+    org = org_condition(org_id=principal_org_id, org_paths=principal_org_paths)
     }
-    condition: dict[str, dict[str, str]] = {}
+    condition: dict[str, dict[str, Any]] = {}
     if external_id:
         condition["StringEquals"] = {"sts:ExternalId": external_id}
     if require_mfa:
@@ -127,6 +141,8 @@ def trust_policy(*, principal_arn: str, external_id: str = "", require_mfa: bool
         statement["Condition"] = condition
     return {"Version": VERSION, "Statement": [statement]}
 
+    for operator, tests in org.items():
+        condition.setdefault(operator, {}).update(tests)
 
 def queue_access_policy(
     *, queue_arns: list[str], actions: list[str], allow_list_queues: bool = True

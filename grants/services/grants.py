@@ -61,8 +61,15 @@ def grant_draft(
     custom_policy_arns: list[str] | None = None,
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
+    principal_org_id: str = "",
+    principal_org_paths: list[str] | None = None,
 ) -> Grant:
-    """An unsaved grant with its documents built exactly as they will be sent."""
+    """An unsaved grant with its documents built exactly as they will be sent.
+
+    `principal_org_id` (o-…) and `principal_org_paths` (entity paths) add the organization
+    conditions aws:PrincipalOrgID / aws:PrincipalOrgPaths to the trust policy (see
+    `policies.trust_policy`); the record keeps them in that document only.
+    """
     partition = trusting_account.partition
     if trust_scope == TrustScope.ACCOUNT:
         trusted_principal_arn = policies.account_root_arn(
@@ -114,7 +121,11 @@ def grant_draft(
         user_policy_name=user_policy_name,
         grantee_profile=grantee_profile,
         trust_policy=policies.trust_policy(
-            principal_arn=trusted_principal_arn, external_id=external_id, require_mfa=require_mfa
+            principal_arn=trusted_principal_arn,
+            external_id=external_id,
+            require_mfa=require_mfa,
+            principal_org_id=principal_org_id,
+            principal_org_paths=principal_org_paths or (),
         ),
         user_policy=policies.assume_role_policy(role_arn=role_arn),
         expires_at=expires_at,
