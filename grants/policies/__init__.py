@@ -31,9 +31,9 @@ from grants.policies.model import (
     UnmetCondition,
 )
 from grants.policies.principals import Caller, match_principal, parse_caller
+from grants.policies.trust_conditions import org_condition
 
 __all__ = [
-from grants.policies.trust_conditions import org_condition
     "KNOWN_OPERATORS",
     "Caller",
     "Decision",
@@ -125,11 +125,11 @@ def trust_policy(
     malformed organization ID or path."""
     if principal_arn.strip() == "*":
         raise ValueError("A wildcard principal would let anyone assume the role.")
+    org = org_condition(org_id=principal_org_id, org_paths=principal_org_paths)
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"AWS": principal_arn},
         "Action": "sts:AssumeRole",
-    org = org_condition(org_id=principal_org_id, org_paths=principal_org_paths)
     }
     condition: dict[str, dict[str, Any]] = {}
     if external_id:
@@ -137,12 +137,12 @@ def trust_policy(
     if require_mfa:
         # Absent for long-term credentials, so Bool (not BoolIfExists) denies them.
         condition["Bool"] = {"aws:MultiFactorAuthPresent": "true"}
+    for operator, tests in org.items():
+        condition.setdefault(operator, {}).update(tests)
     if condition:
         statement["Condition"] = condition
     return {"Version": VERSION, "Statement": [statement]}
 
-    for operator, tests in org.items():
-        condition.setdefault(operator, {}).update(tests)
 
 def queue_access_policy(
     *, queue_arns: list[str], actions: list[str], allow_list_queues: bool = True
