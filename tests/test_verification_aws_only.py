@@ -311,16 +311,22 @@ def test_an_scp_that_denies_assume_role_fails_naming_it_and_where_it_is_attached
             "parents": {
                 "444455556666": {"Id": "ou-ab12-apps", "Type": "ORGANIZATIONAL_UNIT"},
                 "ou-ab12-apps": {"Id": "r-ab12", "Type": "ROOT"},
+                "111122223333": {"Id": "r-ab12", "Type": "ROOT"},
             },
-            "attached": {"r-ab12": [full], "ou-ab12-apps": [full, deny], "444455556666": [full]},
+            "attached": {
+                "r-ab12": [full],
+                "ou-ab12-apps": [full, deny],
+                "444455556666": [full],
+                "111122223333": [full],
+            },
             "content": {"p-FullAWSAccess": allow_all, "p-denyroles1": DENY_ASSUME},
         }
     )
     verification, steps = verify(provisioned(piyo, hoge))
     assert not verification.passed
     assert steps["user_policy"]["summary"] == (
-        "An explicit Deny in the service control policy no-piyo-roles of organizational unit "
-        f"ou-ab12-apps blocks sts:AssumeRole on {ROLE_ARN}."
+        "An explicit Deny in the service control policy no-piyo-roles (p-denyroles1) attached "
+        f"to OU ou-ab12-apps blocks sts:AssumeRole on {ROLE_ARN}."
     )
     assert "organization's administrators" in steps["user_policy"]["fix"]
 
@@ -332,16 +338,24 @@ def test_an_scp_level_without_an_allow_fails_as_an_scp(aws_world, piyo, hoge) ->
     }
     organization_answers(
         {
-            "parents": {"444455556666": {"Id": "r-ab12", "Type": "ROOT"}},
-            "attached": {"r-ab12": [{"Id": "p-sqsonly", "Name": "sqs-only"}], "444455556666": []},
+            "parents": {
+                "444455556666": {"Id": "r-ab12", "Type": "ROOT"},
+                "111122223333": {"Id": "r-ab12", "Type": "ROOT"},
+            },
+            "attached": {
+                "r-ab12": [{"Id": "p-sqsonly", "Name": "sqs-only"}],
+                "444455556666": [],
+                "111122223333": [],
+            },
             "content": {"p-sqsonly": only_sqs},
         }
     )
     verification, steps = verify(provisioned(piyo, hoge))
     assert not verification.passed
-    assert (
-        steps["user_policy"]["summary"] == "A service control policy does not allow sts:AssumeRole."
+    assert steps["user_policy"]["summary"] == (
+        "No service control policy attached to the root allows sts:AssumeRole."
     )
+    assert "FullAWSAccess" in steps["user_policy"]["explanation"]
 
 
 def test_outside_an_organization_no_scp_is_read_and_the_page_says_so(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -408,13 +409,17 @@ class ManagedPolicy:
 
 @dataclass(frozen=True)
 class ServiceControlPolicy:
-    """One SCP and the organization node (account, OU or root) it is attached to."""
+    """One SCP and the organization node (account, OU or root) it is attached to.
+
+    `target_kind` is ACCOUNT, ORGANIZATIONAL_UNIT or ROOT (as ListParents says);
+    `target_name` the OU's name when it could be read ("" otherwise)."""
 
     policy_id: str
     name: str
     target_id: str
     target_kind: str
     document: dict
+    target_name: str = ""
 
 
 def user_get(access: AccountAccess, *, user_name: str) -> UserInfo | None:
@@ -527,27 +532,57 @@ def managed_policy_cache_clear() -> None:
 
 
 @dataclass(frozen=True)
+class OrganizationLevel:
+    """One node on the path from the root to the account: its ID, kind and OU name."""
+
+    target_id: str
+    target_kind: str  # ROOT, ORGANIZATIONAL_UNIT or ACCOUNT
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class OrganizationPolicies:
-    """The SCPs over one account, root first; none apply to the management account."""
+    """The SCPs over one account, root first; none apply to the management account.
+
+    `organization_id` and `entity_path` ("o-…/r-…/ou-…/", the value of
+    aws:PrincipalOrgPaths and aws:ResourceOrgPaths for the account) are what the read
+    found; `levels` the nodes from the root down to the account (empty for the
+    management account, whose path is not walked)."""
 
     management_account: bool
     policies: tuple[ServiceControlPolicy, ...]
+    organization_id: str = ""
+    management_account_id: str = ""
+    entity_path: str = ""
+    levels: tuple[OrganizationLevel, ...] = ()
 
 
 def service_control_policies(access: AccountAccess, *, account_id: str) -> OrganizationPolicies:
-    """Every SCP that applies to the account: attached to the root, to each OU down to
-    the account, and to the account (organizations:DescribeOrganization, ListParents
-    up to the root, then ListPoliciesForTarget with SERVICE_CONTROL_POLICY for every
-    level at once, then DescribePolicy for every policy at once). SCPs never limit the
-    organization's management account ("SCPs don't affect users or roles in the
-    management account", AWS Organizations user guide). Only the management account or
-    a delegated administrator may read them: AccessDenied,
-    AWSOrganizationsNotInUseException and every other failure raise AwsError."""
+    """Every SCP that applies to `account_id`, read with `access` (the management or a
+    delegated-administrator account of its organization, or the account itself).
+
+    Calls: organizations:DescribeOrganization; ListParents up to the root; then, all at
+    once, ListPoliciesForTarget (SERVICE_CONTROL_POLICY) for every level and
+    DescribeOrganizationalUnit for every OU; then DescribePolicy for every policy not
+    cached (contents are kept per policy ID for SCP_CACHE_SECONDS, 60 s, at most 256:
+    UpdatePolicy can change them). SCPs never limit the organization's management
+    account ("SCPs don't affect users or roles in the management account", AWS
+    Organizations user guide). Only the management account or a delegated administrator
+    may read them: AccessDeniedException, AWSOrganizationsNotInUseException,
+    AccountNotFoundException (not in this organization) and every other failure raise
+    AwsError; an OU name that cannot be read is left empty."""
     from .core import Concurrent  # the walk's independent reads run in parallel
 
     organization = call(access, "organizations", "describe_organization")["Organization"]
-    if organization.get("MasterAccountId") == account_id:
-        return OrganizationPolicies(management_account=True, policies=())
+    organization_id = organization.get("Id", "")
+    management_id = organization.get("MasterAccountId", "")
+    if management_id == account_id:
+        return OrganizationPolicies(
+            management_account=True,
+            policies=(),
+            organization_id=organization_id,
+            management_account_id=management_id,
+        )
     targets: list[tuple[str, str]] = [(account_id, "ACCOUNT")]
     child = account_id
     for _ in range(8):  # an organization nests OUs at most five deep under the root
@@ -561,30 +596,40 @@ def service_control_policies(access: AccountAccess, *, account_id: str) -> Organ
         child = parent["Id"]
     targets.reverse()
     summaries: dict[str, list[dict]] = {}
-    contents: dict[str, str] = {}
+    names: dict[str, str] = {}
     errors: list[AwsError] = []
 
-    def keep(store: dict, key: str) -> Any:
+    def keep(store: dict, key: str, *, required: bool = True) -> Any:
         def then(value: Any, error: AwsError | None) -> None:
             if error is not None:
-                errors.append(error)
+                if required:
+                    errors.append(error)
             else:
                 store[key] = value
 
         return then
 
     reads = Concurrent(max_workers=8)
-    for target_id, _ in targets:
+    for target_id, kind in targets:
         reads.submit(_scp_summaries, access, target_id, then=keep(summaries, target_id))
+        if kind == "ORGANIZATIONAL_UNIT":
+            reads.submit(_ou_name, access, target_id, then=keep(names, target_id, required=False))
     reads.run()
     if errors:
         raise errors[0]
+    contents: dict[str, str] = {}
+    wanted = {summary["Id"] for found in summaries.values() for summary in found}
+    for policy_id in wanted:
+        cached = _scp_cached(policy_id)
+        if cached is not None:
+            contents[policy_id] = cached
     reads = Concurrent(max_workers=8)
-    for policy_id in {summary["Id"] for found in summaries.values() for summary in found}:
+    for policy_id in wanted - contents.keys():
         reads.submit(_scp_content, access, policy_id, then=keep(contents, policy_id))
     reads.run()
     if errors:
         raise errors[0]
+    root_and_ous = [target_id for target_id, kind in targets if kind != "ACCOUNT"]
     return OrganizationPolicies(
         management_account=False,
         policies=tuple(
@@ -594,9 +639,17 @@ def service_control_policies(access: AccountAccess, *, account_id: str) -> Organ
                 target_id=target_id,
                 target_kind=target_kind,
                 document=_document(contents[summary["Id"]]),
+                target_name=names.get(target_id, ""),
             )
             for target_id, target_kind in targets
             for summary in summaries.get(target_id, [])
+        ),
+        organization_id=organization_id,
+        management_account_id=management_id,
+        entity_path="/".join([organization_id, *root_and_ous]) + "/" if organization_id else "",
+        levels=tuple(
+            OrganizationLevel(target_id, kind, names.get(target_id, ""))
+            for target_id, kind in targets
         ),
     )
 
@@ -614,9 +667,45 @@ def _scp_summaries(access: AccountAccess, target_id: str) -> list[dict]:
     )
 
 
+def _ou_name(access: AccountAccess, ou_id: str) -> str:
+    unit = call(
+        access, "organizations", "describe_organizational_unit", OrganizationalUnitId=ou_id
+    )["OrganizationalUnit"]
+    return unit.get("Name", "")
+
+
+SCP_CACHE_SECONDS = 60.0
+_SCP_CACHE_SIZE = 256
+_scp_cache: OrderedDict[str, tuple[float, str]] = OrderedDict()
+_scp_cache_lock = threading.Lock()
+
+
+def _scp_cached(policy_id: str) -> str | None:
+    with _scp_cache_lock:
+        found = _scp_cache.get(policy_id)
+        if found is None:
+            return None
+        if time.monotonic() - found[0] > SCP_CACHE_SECONDS:
+            del _scp_cache[policy_id]
+            return None
+        return found[1]
+
+
 def _scp_content(access: AccountAccess, policy_id: str) -> str:
     policy = call(access, "organizations", "describe_policy", PolicyId=policy_id)["Policy"]
-    return policy.get("Content") or "{}"
+    content = policy.get("Content") or "{}"
+    with _scp_cache_lock:
+        _scp_cache[policy_id] = (time.monotonic(), content)
+        _scp_cache.move_to_end(policy_id)
+        while len(_scp_cache) > _SCP_CACHE_SIZE:
+            _scp_cache.popitem(last=False)
+    return content
+
+
+def scp_cache_clear() -> None:
+    """Forget cached SCP contents (tests, or after changing an SCP)."""
+    with _scp_cache_lock:
+        _scp_cache.clear()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 
 MFA_KEY = "aws:multifactorauthpresent"
+# The organization keys ("Global condition context keys"), lower-case.
+ORG_KEYS = (
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+)
 EXTERNAL_ID_KEY = "sts:externalid"
 # What the AWS stand-in (moto) never enforces: a live success proves nothing there.
 STAND_IN_BLIND = "the AWS stand-in does not enforce"
@@ -134,7 +141,7 @@ def denial_cause(
         if source.kind in (policies.PolicyKind.GROUP_INLINE, policies.PolicyKind.GROUP_MANAGED):
             fix += f", or take {who} out of {source.attached_to}"
         elif source.kind == policies.PolicyKind.SCP:
-            fix = f"Ask the organization's administrators to exempt this call from {source.label()}"
+            fix = scp_fix(source)
         return (
             "explicit-deny",
             f"An explicit Deny in {source.label()} blocks {action} on {resource}.",
@@ -151,13 +158,24 @@ def denial_cause(
             f"Add {action} on {resource} to the boundary policy, or remove the boundary.",
         )
     if kind == policies.DecisionKind.SCP:
+        where = decision.policy.attached_to if decision.policy is not None else ""
+        at = f" attached to {where}" if where else ""
         return (
             "scp",
-            f"A service control policy does not allow {action}.",
-            f"{_where(decision.policy)} of the organization does not allow {action}; an SCP "
-            "limits every principal of the accounts under it, administrators included.",
-            "Ask the organization's administrators to allow the call in that SCP (or move the "
-            "account to an OU whose SCPs allow it).",
+            f"No service control policy{at} allows {action}.",
+            f"SCPs only filter: every level from the organization's root down to the account "
+            f"needs an SCP that allows {action}, and none{at} does (an implicit deny: "
+            f"FullAWSAccess was probably detached there, leaving {_where(decision.policy)}). "
+            "An SCP limits every principal of the accounts under it, administrators included.",
+            (
+                f"Ask the organization's administrators to allow {action} in an SCP{at} "
+                "(or attach FullAWSAccess there again)"
+                + (
+                    ", or to move the account to an OU whose SCPs allow it."
+                    if "OU " in where
+                    else "."
+                )
+            ),
         )
     if decision.orphaned_principals:
         ids = ", ".join(decision.orphaned_principals)
@@ -190,6 +208,21 @@ def denial_cause(
             "Pass the external ID the trust policy names (ExternalId), or re-apply the recorded "
             "trust policy.",
         )
+    org_unmet = [u for u in decision.unmet if u.key.lower() in ORG_KEYS]
+    if kind == policies.DecisionKind.CONDITION_UNMET and org_unmet:
+        condition = org_unmet[0]
+        return (
+            "organization",
+            f"{condition.statement.source.label()[0].upper()}"
+            f"{condition.statement.source.label()[1:]} admits only principals of a given "
+            "organization or OU.",
+            f"{condition.statement.label()[0].upper()}{condition.statement.label()[1:]} allows "
+            f"{action} only when {condition.key} passes its {condition.operator} test "
+            f"({organization_key_meaning(condition.key)}); {who} is not in that organization "
+            "or OU, as the portal read it, so AWS denies the call.",
+            "Move the account into the organization (or OU) the condition names, or change "
+            f"the condition on {condition.key}.",
+        )
     if kind == policies.DecisionKind.CONDITION_UNMET and decision.unmet:
         condition = decision.unmet[0]
         return (
@@ -205,6 +238,64 @@ def denial_cause(
         f"No policy allows {action} on {resource}.",
         f"Nothing allows {who} {action} on {resource}, and AWS denies what no policy allows.",
         "",
+    )
+
+
+def scp_fix(source: PolicySource) -> str:
+    """The fix for a Deny in an SCP: who can change it, naming it and where it is attached;
+    moving the account helps only when the SCP is attached to an OU."""
+    where = source.attached_to
+    fix = (
+        f"Ask the organization's administrators to change the SCP {source.name}"
+        + (f" attached to {where}" if where else "")
+        + " so that it allows this call"
+    )
+    if where.startswith("OU "):
+        fix += f", or to move the account out of {where}"
+    elif where == "the root":
+        fix += " (attached to the root, it applies to every account of the organization)"
+    elif where.startswith("the account"):
+        fix += ", or to detach it from the account"
+    return fix + "."
+
+
+def organization_key_meaning(key: str) -> str:
+    """What an organization key holds, in words (IAM "Global condition context keys")."""
+    return {
+        "aws:principalorgid": "the ID of the caller's organization",
+        "aws:principalorgpaths": "the caller's account path o-…/r-…/ou-…/ in its organization",
+        "aws:resourceorgid": "the ID of the organization of the resource's account",
+        "aws:resourceorgpaths": "the path of the resource's account in its organization",
+    }.get(key.lower(), key)
+
+
+def undetermined_cause(decision: Decision, *, action: str, who: str) -> tuple[str, str, str]:
+    """(summary, explanation, fix) for a verdict that turns on values not read: the
+    organization keys when the portal could not read an account's organization. Neither
+    a pass nor a failure: the step is a warning."""
+    keys = list(decision.undetermined_keys) or [u.key for u in decision.unmet]
+    statements = list(dict.fromkeys(u.statement.label() for u in decision.unmet))
+    organization = any(key.lower() in ORG_KEYS for key in keys)
+    subject = "organization membership" if organization else "values"
+    return (
+        f"The verdict on {action} depends on {subject} the portal could not read.",
+        (f"{statements[0][0].upper()}{statements[0][1:]}" if statements else "A statement")
+        + f" tests {', '.join(dict.fromkeys(keys))}"
+        + (
+            f" ({'; '.join(organization_key_meaning(k) for k in dict.fromkeys(keys))})"
+            if organization
+            else ""
+        )
+        + f", which the portal could not read for this call: AWS allows {who} {action} "
+        "if the condition goes one way and denies it if it goes the other. Neither a pass "
+        "nor a failure is claimed.",
+        (
+            "Register the organization's management account (or a delegated administrator) "
+            "in the portal, or let the portal read the organization (organizations:"
+            "DescribeOrganization, ListParents), then run Test access again."
+            if organization
+            else "Run Test access where those values are known."
+        ),
     )
 
 

@@ -17,12 +17,16 @@ from typing import Any
 from django.conf import settings
 
 from .. import aws, policies
-from ..models import GranteeType
+from ..models import AwsAccount, GranteeType, OrgStatus
 
 VERIFY_SESSION_NAME = "xacct-verify"
 ASSUME = "sts:AssumeRole"
-# What moto answers when no organization holds the account, or there is none.
-NOT_IN_ORGANIZATION = ("AWSOrganizationsNotInUseException", "AccountNotFoundException")
+# What AWS answers when the reading account is in no organization.
+NOT_IN_USE = "AWSOrganizationsNotInUseException"
+# ... and when the account is not in the reader's organization (it may have left).
+NOT_IN_THIS_ORGANIZATION = "AccountNotFoundException"
+# At most this many other registered accounts are asked to read an organization.
+ORG_READERS_MAX = 2
 
 
 # --- gather ---------------------------------------------------------------------------
@@ -41,6 +45,46 @@ class Gap:
         return f"Could not read {self.what} ({code}): not accounted for."
 
 
+@dataclass(frozen=True)
+class OrgReader:
+    """An account through which the portal tries to read another account's organization."""
+
+    access: aws.AccountAccess
+    label: str  # e.g. "through mgmt (123456789012), the account it was registered from"
+    own: bool = False  # the account itself
+
+
+@dataclass
+class OrgSide:
+    """What one verification knows of one account's organization and its SCPs.
+
+    `scps` holds one list per level from the root down to the account (None: not read;
+    empty: none apply). `organization_id` and `entity_path` are None when unknown and
+    "" when the account is in no organization; they give aws:PrincipalOrgID /
+    aws:PrincipalOrgPaths (or aws:ResourceOrgID / aws:ResourceOrgPaths)."""
+
+    side: str  # "trusted" or "trusting"
+    scps: list[list[policies.PolicySource]] | None = None
+    note: str = ""
+    organization_id: str | None = None
+    entity_path: str | None = None
+
+    def context(self, prefix: str) -> dict[str, Any]:
+        """The organization keys for `prefix` "aws:Principal" or "aws:Resource": values,
+        policies.UNKNOWN when not known, nothing when in no organization (AWS puts
+        them in the request context only for members of an organization)."""
+        found: dict[str, Any] = {}
+        if self.organization_id is None:
+            found[f"{prefix}OrgID"] = policies.UNKNOWN
+        elif self.organization_id:
+            found[f"{prefix}OrgID"] = self.organization_id
+        if self.entity_path is None and self.organization_id != "":
+            found[f"{prefix}OrgPaths"] = [policies.UNKNOWN]
+        elif self.entity_path:
+            found[f"{prefix}OrgPaths"] = [self.entity_path]
+        return found
+
+
 @dataclass
 class Snapshot:
     """The IAM state one verification evaluates, read once."""
@@ -55,8 +99,8 @@ class Snapshot:
     grantee_arn: str = ""
     grantee_sources: list[policies.PolicySource] = field(default_factory=list)
     grantee_boundary: policies.PolicySource | None = None
-    scps: list[policies.PolicySource] | None = None  # None: not read
-    scp_note: str = ""
+    trusted_org: OrgSide = field(default_factory=lambda: OrgSide("trusted"))
+    trusting_org: OrgSide = field(default_factory=lambda: OrgSide("trusting"))
     simulation: aws.SimulationResult | None = None
     simulation_note: str = ""
     gaps: list[Gap] = field(default_factory=list)
@@ -228,38 +272,39 @@ class Gather:
             self.reads.submit(_user_groups, access, name, then=got_groups)
         self.policies_of(access, kind=str(kind), name=name, side="grantee")
 
-    def scps(self, access: aws.AccountAccess, account_id: str) -> None:
-        snap = self.snap
+    def organization(self, account: AwsAccount, side: str) -> None:
+        """Read the account's organization and SCPs through the best reader the portal
+        has (`org_readers`), trying the next one when a reader may not read them.
+        Known organization fields of the account stand in for what is not read."""
+        org = self.snap.trusted_org if side == "trusted" else self.snap.trusting_org
+        if account.organization_id and account.org_status != OrgStatus.LEFT:
+            org.organization_id = account.organization_id
+            org.entity_path = account.org_entity_path or None
+        readers = org_readers(account)
+        if not readers:
+            org.note = (
+                f"SCPs not read: the portal has no access to {account.name}'s organization "
+                "(register its management account to read them)."
+            )
+            return
 
-        def got(found: aws.OrganizationPolicies | None, error: aws.AwsError | None) -> None:
+        def got(found: tuple[OrgReader, Any] | None, error: aws.AwsError | None) -> None:
             if error is not None:
-                if error.code in NOT_IN_ORGANIZATION:
-                    snap.scp_note = "Not in an AWS Organization the portal can see: no SCPs apply."
-                    snap.scps = []
-                else:
-                    code = error.code or error.detail.client_error
-                    snap.scp_note = (
-                        f"SCPs not read ({code}): the organization's service control policies "
-                        "are not accounted for."
-                    )
+                code = error.code or error.detail.client_error
+                org.note = (
+                    f"SCPs not read ({code}): the portal may not read the service control "
+                    f"policies over {account.name}; they are not accounted for."
+                )
                 return
             assert found is not None
-            if found.management_account:
-                snap.scp_note = (
-                    "The trusted account is its organization's management account: SCPs do "
-                    "not apply to it."
-                )
-            snap.scps = [
-                policies.PolicySource(
-                    policies.PolicyKind.SCP,
-                    policy.name,
-                    policy.document,
-                    f"{policy.target_kind.lower().replace('_', ' ')} {policy.target_id}",
-                )
-                for policy in found.policies
-            ]
+            reader, result = found
+            if isinstance(result, str):  # the account itself says: in no organization
+                org.scps, org.organization_id, org.entity_path = [], "", ""
+                org.note = f"{account.name} is not in an AWS Organization: no SCPs apply."
+                return
+            organization_sides(org, account, reader, result)
 
-        self.reads.submit(_scps, access, account_id, then=got)
+        self.reads.submit(_read_organization, readers, account.account_id, then=got)
 
     def simulation(
         self, access: aws.AccountAccess, principal_arn: str, role_arn: str, context: dict
@@ -313,8 +358,131 @@ def _user_groups(access: aws.AccountAccess, name: str) -> list[str]:
     return aws.user_group_names(access, user_name=name)
 
 
-def _scps(access: aws.AccountAccess, account_id: str) -> aws.OrganizationPolicies:
-    return aws.service_control_policies(access, account_id=account_id)
+def org_readers(account: AwsAccount) -> list[OrgReader]:
+    """Who may read the account's organization, best first: the management or
+    delegated-administrator account it was registered from (org_source); other
+    registered accounts that other accounts of the same organization were registered
+    from (at most ORG_READERS_MAX); then the account itself (a member may describe its
+    organization but usually not read its SCPs). Only managed accounts can read."""
+    readers: list[OrgReader] = []
+    seen = {account.pk}
+    source = account.org_source
+    if source is not None and source.is_managed and source.pk not in seen:
+        seen.add(source.pk)
+        readers.append(
+            OrgReader(
+                source.access(),
+                f"through {source.name} ({source.account_id}), the account it was registered from",
+            )
+        )
+    if account.organization_id:
+        others = (
+            AwsAccount.objects.filter(
+                organization_id=account.organization_id, org_members__isnull=False
+            )
+            .exclude(pk__in=seen)
+            .exclude(access_method=aws.EXTERNAL)
+            .distinct()
+            .order_by("name")[:ORG_READERS_MAX]
+        )
+        for other in others:
+            readers.append(
+                OrgReader(
+                    other.access(),
+                    f"through {other.name} ({other.account_id}), which reads organization "
+                    f"{account.organization_id}",
+                )
+            )
+    if account.is_managed:
+        readers.append(OrgReader(account.access(), "with the account's own access", own=True))
+    return readers
+
+
+def _read_organization(
+    readers: list[OrgReader], account_id: str
+) -> tuple[OrgReader, aws.OrganizationPolicies | str]:
+    """The first reader's answer that counts: SCPs read, or the account itself saying it is
+    in no organization ("not-in-use"). A reader that may not read them, or whose
+    organization does not hold the account, hands over to the next; the last error
+    raises AwsError."""
+    last: aws.AwsError | None = None
+    for reader in readers:
+        try:
+            return reader, aws.service_control_policies(reader.access, account_id=account_id)
+        except aws.AwsError as exc:
+            if exc.code == NOT_IN_USE and reader.own:
+                return reader, "not-in-use"
+            if exc.detail.client_error == "DeadlineExceeded":
+                raise
+            last = exc
+    assert last is not None
+    raise last
+
+
+def level_label(level: Any, index: int, account: AwsAccount, levels: list[Any]) -> str:
+    """Where an SCP is attached, in words: "the root", "OU Workloads/Dev" (from the
+    account's OU path when its depth matches, else the OU names read, else the OU ID),
+    or "the account hoge (444455556666)"."""
+    if level.target_kind == "ROOT":
+        return "the root"
+    if level.target_kind == "ACCOUNT":
+        return f"the account {account.name} ({account.account_id})"
+    ous = [one for one in levels if one.target_kind == "ORGANIZATIONAL_UNIT"]
+    depth = ous.index(level) + 1
+    recorded = [part for part in account.ou_path.split("/")[1:] if part]
+    if len(recorded) == len(ous):
+        return "OU " + "/".join(recorded[:depth])
+    names = [one.name for one in ous[:depth]]
+    if all(names):
+        return "OU " + "/".join(names)
+    return f"OU {level.name or level.target_id}"
+
+
+def organization_sides(
+    org: OrgSide, account: AwsAccount, reader: OrgReader, found: aws.OrganizationPolicies
+) -> None:
+    """Fill `org` from what a reader found: the organization, the entity path, and the
+    SCPs per level (named "<name> (<policy ID>)", attached to a level in words)."""
+    org.organization_id = found.organization_id or org.organization_id
+    if found.management_account:
+        org.scps = []
+        org.note = (
+            f"{account.name} is its organization's management account: SCPs do not apply to "
+            f"it (read {reader.label})."
+        )
+        return
+    org.entity_path = found.entity_path or org.entity_path
+    levels = list(found.levels)
+    by_target: dict[str, list[policies.PolicySource]] = {one.target_id: [] for one in levels}
+    where = {one.target_id: level_label(one, n, account, levels) for n, one in enumerate(levels)}
+    for scp in found.policies:
+        by_target.setdefault(scp.target_id, []).append(
+            policies.PolicySource(
+                policies.PolicyKind.SCP,
+                f"{scp.name} ({scp.policy_id})",
+                scp.document,
+                where.get(scp.target_id, scp.target_id),
+            )
+        )
+    scps = [by_target[one.target_id] for one in levels]
+    if not any(scps):
+        org.scps = []
+        org.note = (
+            f"No SCP is attached anywhere over {account.name} (SCPs are not enabled in the "
+            f"organization): none apply (read {reader.label})."
+        )
+        return
+    org.scps = scps
+    count = sum(len(level) for level in scps)
+    org.note = (
+        f"{count} SCP(s) over {account.name} read {reader.label}: "
+        + "; ".join(
+            f"{', '.join(p.name for p in level)} at {where[one.target_id]}"
+            for one, level in zip(levels, scps, strict=True)
+            if level
+        )
+        + "."
+    )
 
 
 def _simulate(

@@ -58,11 +58,13 @@ from .explain import (
     region_token_explanation,
     sandbox_note,
     trusted_principals,
+    undetermined_cause,
 )
 from .gather import (
     ASSUME,
     VERIFY_SESSION_NAME,
     Gather,
+    OrgSide,
     Probe,
     Snapshot,
     on_real_aws,
@@ -127,7 +129,9 @@ class _Chain:
                 name=grant.grantee_name,
                 simulate=(self.role_arn, self._context()) if on_real_aws() else None,
             )
-            gather.scps(access, grant.trusted_aws_account_id)
+        if trusted is not None:
+            gather.organization(trusted, "trusted")
+        gather.organization(grant.trusting_account, "trusting")
         reads.run()
         self.snap.role_sources[:] = ordered_sources(self.snap.role_sources)
         self.snap.grantee_sources[:] = ordered_sources(self.snap.grantee_sources)
@@ -177,6 +181,12 @@ class _Chain:
             context["aws:MultiFactorAuthPresent"] = True
         return context
 
+    def _org_context(self, *, principal: OrgSide, resource: OrgSide) -> dict[str, Any]:
+        """The organization keys of a request: aws:PrincipalOrgID/-Paths from the caller's
+        account, aws:ResourceOrgID/-Paths from the resource's ("Global condition context
+        keys"); policies.UNKNOWN where the portal could not tell."""
+        return {**principal.context("aws:Principal"), **resource.context("aws:Resource")}
+
     # -- evaluate --------------------------------------------------------------------------
     def evaluate(self) -> None:
         """The engine's verdicts: AssumeRole (trust and grantee side; the grantee side
@@ -191,7 +201,10 @@ class _Chain:
             principal_arn=self._principal_arn(),
             action=ASSUME,
             resource=self.role_arn,
-            context=self._context(),
+            context={
+                **self._context(),
+                **self._org_context(principal=snap.trusted_org, resource=snap.trusting_org),
+            },
         )
         trust = (
             policies.PolicySource(
@@ -205,7 +218,8 @@ class _Chain:
             identity=identity,
             resource_policy=trust,
             boundary=snap.grantee_boundary if identity is not None else None,
-            scps=snap.scps if identity is not None and snap.scps else None,
+            # The trusted account's SCPs bound its principals' AssumeRole.
+            scps=snap.trusted_org.scps if identity is not None and snap.trusted_org.scps else None,
         )
         if role is None:
             return
@@ -214,10 +228,18 @@ class _Chain:
             f"arn:{partition}:sts::{self.grant.trusting_account.account_id}:assumed-role/"
             f"{role.name}/{VERIFY_SESSION_NAME}"
         )
+        # The trusting account's SCPs bound the role session's ListQueues.
+        trusting = snap.trusting_org
         self.permissions = policies.evaluate_request(
-            policies.Request(principal_arn=session, action=LIST_QUEUES, resource="*"),
+            policies.Request(
+                principal_arn=session,
+                action=LIST_QUEUES,
+                resource="*",
+                context=self._org_context(principal=trusting, resource=trusting),
+            ),
             identity=tuple(snap.role_sources),
             boundary=snap.role_boundary,
+            scps=trusting.scps or None,
         )
 
     def step(self, key: str, title: str) -> Step:
@@ -246,6 +268,12 @@ class _Chain:
         principal = self._principal_arn()
         step.notes.extend(decision.notes)
         required_ids = external_id_values(role.trust_policy)
+        if decision.kind == policies.DecisionKind.UNDETERMINED:
+            step.status = WARN
+            step.summary, step.explanation, step.fix = undetermined_cause(
+                decision, action=ASSUME, who=principal
+            )
+            return
         if not decision.allowed:
             cause, summary, explanation, fix = denial_cause(
                 decision, action=ASSUME, resource=role.arn, who=principal
@@ -326,6 +354,14 @@ class _Chain:
         decision = self.permissions.decision
         gaps = snap.gaps_of("role")
         step.notes.extend(decision.notes)
+        if snap.trusting_org.note:
+            step.notes.append(snap.trusting_org.note)
+        if decision.kind == policies.DecisionKind.UNDETERMINED:
+            step.status = WARN
+            step.summary, step.explanation, step.fix = undetermined_cause(
+                decision, action=LIST_QUEUES, who=f"role {snap.role.name}"
+            )
+            return
         if decision.allowed:
             step.summary = "Allowed by " + ", ".join(ref.label() for ref in decision.deciding) + "."
             if gaps:
@@ -387,9 +423,15 @@ class _Chain:
         decision = self.evaluation.identity
         gaps = snap.gaps_of("grantee")
         step.notes.extend(decision.notes)
-        if snap.scp_note:
-            step.notes.append(snap.scp_note)
+        if snap.trusted_org.note:
+            step.notes.append(snap.trusted_org.note)
         self._simulation_notes(step, decision)
+        if decision.kind == policies.DecisionKind.UNDETERMINED:
+            step.status = WARN
+            step.summary, step.explanation, step.fix = undetermined_cause(
+                decision, action=ASSUME, who=grant.grantee_name
+            )
+            return
         if decision.allowed:
             step.summary = "Allowed by " + ", ".join(ref.label() for ref in decision.deciding) + "."
             if gaps:
