@@ -250,6 +250,34 @@ XACCT_OPERATION_LEASE_SECONDS = env.int("XACCT_OPERATION_LEASE_SECONDS", default
 # land after the rollback, and what it left is then removed.
 XACCT_OPERATION_SWEEP_SECONDS = env.int("XACCT_OPERATION_SWEEP_SECONDS", default=900)
 
+# --- Webhooks ----------------------------------------------------------------
+# The task worker POSTs every alert to the active webhooks (alerts/webhooks.py,
+# docs/webhooks.md). One attempt waits at most the connect timeout for the
+# connection and the read timeout for each piece of the answer (seconds).
+XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float(
+    "XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0
+)
+XACCT_WEBHOOK_TIMEOUT_SECONDS = env.float("XACCT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Attempts in all for one delivery; after a 5xx, 408, 429, timeout or connection
+# error the next one waits the next of these delays (the last one repeats).
+XACCT_WEBHOOK_MAX_ATTEMPTS = env.int("XACCT_WEBHOOK_MAX_ATTEMPTS", default=6)
+XACCT_WEBHOOK_RETRY_DELAYS_SECONDS = env.list(
+    "XACCT_WEBHOOK_RETRY_DELAYS_SECONDS", cast=int, default=[30, 120, 600, 1800, 3600]
+)
+if XACCT_WEBHOOK_MAX_ATTEMPTS < 1 or not XACCT_WEBHOOK_RETRY_DELAYS_SECONDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "XACCT_WEBHOOK_MAX_ATTEMPTS must be at least 1 and XACCT_WEBHOOK_RETRY_DELAYS_SECONDS "
+        "must list at least one delay."
+    )
+# Webhook signing secrets are stored Fernet-encrypted with a key derived from this,
+# or, when it is empty, from SECRET_KEY. Changing SECRET_KEY then makes them
+# unreadable unless the old key stays in DJANGO_SECRET_KEY_FALLBACKS (comma-separated)
+# until every webhook's secret has been rotated.
+XACCT_WEBHOOK_KEY = env.str("XACCT_WEBHOOK_KEY", default="")
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+
 # --- Alerts --------------------------------------------------------------------
 # E-mail goes through Django's mail framework, configured by one URL as django-environ
 # reads it (smtp://user:password@host:25, smtp+tls://…:587, consolemail://). Development
