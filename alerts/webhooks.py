@@ -71,18 +71,6 @@ LAST_ERROR_CHARS = 1000
 RETRYABLE_4XX = frozenset({408, 429})
 WEBHOOK_FIELDS = ("name", "url", "body_format", "failures_only", "is_active")
 _HKDF_INFO = b"xacct-portal webhook signing secrets v1"
-# Defaults of the settings (xacct_portal/settings.py reads them from the environment).
-DEFAULTS: dict[str, Any] = {
-    "XACCT_WEBHOOK_KEY": "",
-    "XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS": 3.0,
-    "XACCT_WEBHOOK_TIMEOUT_SECONDS": 10.0,
-    "XACCT_WEBHOOK_MAX_ATTEMPTS": 6,
-    "XACCT_WEBHOOK_RETRY_DELAYS_SECONDS": [30, 120, 600, 1800, 3600],
-}
-
-
-def _setting(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
 
 
 class SecretUnavailable(Exception):
@@ -101,11 +89,9 @@ def _fernet_for(key_material: str) -> Fernet:
 
 def _fernet() -> MultiFernet:
     """Encrypts with the current key; decrypts with it or with a fallback of SECRET_KEY."""
-    configured = _setting("XACCT_WEBHOOK_KEY")
+    configured = settings.XACCT_WEBHOOK_KEY
     materials = (
-        [configured]
-        if configured
-        else [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        [configured] if configured else [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     )
     return MultiFernet([_fernet_for(material) for material in materials])
 
@@ -118,20 +104,21 @@ def secret_encrypt(secret: str) -> bytes:
 def secret_decrypt(token: bytes | memoryview) -> str:
     """The webhook secret from its stored token.
 
-    Raises SecretUnavailable when no configured key opens it (SECRET_KEY or
-    XACCT_WEBHOOK_KEY changed without the old one in SECRET_KEY_FALLBACKS).
+    Raises SecretUnavailable when no configured key opens it: SECRET_KEY changed
+    without the old one in SECRET_KEY_FALLBACKS, or XACCT_WEBHOOK_KEY changed.
     """
     try:
         return _fernet().decrypt(bytes(token)).decode()
     except (InvalidToken, ValueError) as exc:
         raise SecretUnavailable(
-            "The webhook's secret cannot be decrypted: the portal's secret key changed. "
+            "The webhook's secret cannot be decrypted: the portal's key (SECRET_KEY or "
+            "XACCT_WEBHOOK_KEY) changed. "
             "Rotate the webhook's secret and give the new one to the receiver."
         ) from exc
 
 
 def _new_secret() -> str:
-    # 32 random bytes: as long as the SHA-256 block the HMAC uses (RFC 2104 §3).
+    # 32 random bytes: RFC 2104 §3 asks for a key at least as long as the hash output.
     return secrets.token_urlsafe(32)
 
 
@@ -223,7 +210,6 @@ def webhook_delete(*, webhook: Webhook, actor: AbstractBaseUser | None) -> None:
     webhook.delete()
 
 
-@transaction.atomic
 def webhook_send_test(*, webhook: Webhook, actor: AbstractBaseUser | None) -> WebhookDelivery:
     """Queue a test event (kind webhook.test) to this one webhook, active or not.
 
@@ -232,15 +218,18 @@ def webhook_send_test(*, webhook: Webhook, actor: AbstractBaseUser | None) -> We
     """
     require(actor, "manage_account")
     who = actor.get_username() if actor is not None else "the portal"
-    alert = Alert.objects.create(
-        kind=AlertKind.WEBHOOK_TEST,
-        title=f"Test event for webhook {webhook.name}",
-        body=f"{who} sent this test event from the xacct portal. No grant changed.",
-        details={"webhook": webhook.name},
-        dedupe_key=f"webhook.test:{webhook.pk}:{uuid.uuid4().hex}",
-        dispatched_at=timezone.now(),
-    )
-    delivery = WebhookDelivery.objects.create(webhook=webhook, alert=alert)
+    with transaction.atomic():
+        alert = Alert.objects.create(
+            kind=AlertKind.WEBHOOK_TEST,
+            title=f"Test event for webhook {webhook.name}",
+            body=f"{who} sent this test event from the xacct portal. No grant changed.",
+            details={"webhook": webhook.name},
+            dedupe_key=f"webhook.test:{webhook.pk}:{uuid.uuid4().hex}",
+            dispatched_at=timezone.now(),
+        )
+        delivery = WebhookDelivery.objects.create(webhook=webhook, alert=alert)
+    # Outside the transaction: an in-process backend sends at once, and no database
+    # lock may be held while a receiver takes its time.
     _enqueue([delivery.pk])
     return delivery
 
@@ -320,7 +309,7 @@ def _enqueue_retry(delivery_id: int, run_after: datetime) -> None:
 
 
 def _portal_url(path: str) -> str:
-    base = getattr(settings, "XACCT_PUBLIC_URL", "").rstrip("/")
+    base = settings.XACCT_PUBLIC_URL.rstrip("/")
     return f"{base}{path}"
 
 
@@ -442,8 +431,8 @@ def _pool() -> urllib3.PoolManager:
 
 def _timeouts() -> urllib3.Timeout:
     return urllib3.Timeout(
-        connect=_setting("XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS"),
-        read=_setting("XACCT_WEBHOOK_TIMEOUT_SECONDS"),
+        connect=settings.XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS,
+        read=settings.XACCT_WEBHOOK_TIMEOUT_SECONDS,
     )
 
 
@@ -487,10 +476,10 @@ def _post(*, url: str, body: bytes, headers: dict[str, str]) -> AttemptOutcome:
     except urllib3.exceptions.NewConnectionError as exc:  # a subclass of ConnectTimeoutError
         return AttemptOutcome(None, f"Connection failed: {_reason(exc)}", elapsed())
     except urllib3.exceptions.ConnectTimeoutError:
-        limit = _setting("XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS")
+        limit = settings.XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS
         return AttemptOutcome(None, f"Could not connect within {limit:g} s.", elapsed())
     except urllib3.exceptions.ReadTimeoutError:
-        limit = _setting("XACCT_WEBHOOK_TIMEOUT_SECONDS")
+        limit = settings.XACCT_WEBHOOK_TIMEOUT_SECONDS
         return AttemptOutcome(None, f"No answer within {limit:g} s.", elapsed())
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         return AttemptOutcome(None, f"Connection failed: {_reason(exc)}", elapsed())
@@ -526,14 +515,14 @@ def _reason(exc: BaseException) -> str:
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt (1-based), from
     XACCT_WEBHOOK_RETRY_DELAYS_SECONDS; the last delay repeats."""
-    delays = _setting("XACCT_WEBHOOK_RETRY_DELAYS_SECONDS")
+    delays = settings.XACCT_WEBHOOK_RETRY_DELAYS_SECONDS
     return timedelta(seconds=float(delays[min(attempts, len(delays)) - 1]))
 
 
 def _claim_lease() -> timedelta:
     # Longer than any attempt can take: connect, read, and the capped body.
-    connect = _setting("XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS")
-    read = _setting("XACCT_WEBHOOK_TIMEOUT_SECONDS")
+    connect = settings.XACCT_WEBHOOK_CONNECT_TIMEOUT_SECONDS
+    read = settings.XACCT_WEBHOOK_TIMEOUT_SECONDS
     return timedelta(seconds=2 * (connect + read) + 60)
 
 
@@ -622,7 +611,7 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
             next_attempt_at=None,
             **common,
         )
-    if not outcome.retryable or attempt >= _setting("XACCT_WEBHOOK_MAX_ATTEMPTS"):
+    if not outcome.retryable or attempt >= settings.XACCT_WEBHOOK_MAX_ATTEMPTS:
         logger.warning("Webhook delivery %s failed: %s", delivery.pk, outcome.error)
         return _finish(
             delivery, attempt, status=DeliveryStatus.FAILED, next_attempt_at=None, **common
@@ -630,7 +619,7 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
     wait = retry_delay(attempt)
     if outcome.retry_after_seconds is not None:
         # Honour a longer Retry-After, but never beyond the longest configured delay.
-        longest = max(float(s) for s in _setting("XACCT_WEBHOOK_RETRY_DELAYS_SECONDS"))
+        longest = max(float(s) for s in settings.XACCT_WEBHOOK_RETRY_DELAYS_SECONDS)
         wait = max(wait, timedelta(seconds=min(outcome.retry_after_seconds, longest)))
     next_at = finished + wait
     delivery = _finish(
