@@ -29,6 +29,7 @@ def test_the_crontab_schedules_recovery_expiry_reverification_and_pruning() -> N
         "recover_operations",
         "expire_grants",
         "verify_grants",
+        "sync_organizations",
         "prune_db_task_results",
     ]
 

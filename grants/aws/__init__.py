@@ -63,6 +63,14 @@ from .operations import (
     user_policy_delete,
     user_policy_put,
 )
+from .organizations import (
+    Organization,
+    OrganizationAccount,
+    OrganizationalUnit,
+    OrganizationTree,
+    organization_describe,
+    organization_tree,
+)
 
 __all__ = [
     "DEFAULT_CHAIN",
@@ -77,7 +85,11 @@ __all__ = [
     "Concurrent",
     "Deadline",
     "ManagedPolicy",
+    "Organization",
+    "OrganizationAccount",
     "OrganizationPolicies",
+    "OrganizationTree",
+    "OrganizationalUnit",
     "RoleInfo",
     "ServiceControlPolicy",
     "SimulationResult",
@@ -96,6 +108,8 @@ __all__ = [
     "managed_policy_cache_clear",
     "managed_policy_document",
     "mfa_device_serials",
+    "organization_describe",
+    "organization_tree",
     "principal_arn",
     "principal_policy_simulate",
     "queue_names",

@@ -4,6 +4,12 @@ piyo (111122223333) owns SQS queues in ap-northeast-1; hoge (444455556666)
 runs the application as IAM user hoge-app. The portal itself is an IAM user
 in a third, management account and acts in piyo and hoge by assuming their
 OrganizationAccountAccessRole, as it would in an AWS Organization.
+
+With `organization=True` the management account also runs an AWS Organization:
+OUs Workloads, Workloads/Prod, Workloads/Dev and Vendors; piyo and fuga in
+Workloads/Prod, hoge in Workloads/Dev, vendor-a in Vendors; an SCP on
+Workloads/Dev that denies sts:AssumeRole on roles outside the organization; and
+hoge's application role hoge-app-role, trusted by ec2.amazonaws.com.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +45,35 @@ HOGE = SandboxAccount("hoge", "444455556666", "hoge@example.com")
 PIYO_QUEUES = ("orders", "notifications", "orders-dlq")
 GRANTEE_USER = "hoge-app"
 
+# The organization (seed(organization=True)).
+FUGA = SandboxAccount("fuga", "555566667777", "fuga@example.com")
+VENDOR_A = SandboxAccount("vendor-a", "777788889999", "vendor-a@example.com")
+ORGANIZATION_UNITS = ("Workloads", "Workloads/Prod", "Workloads/Dev", "Vendors")
+ORGANIZATION_MEMBERS = (
+    (PIYO, "Workloads/Prod"),
+    (FUGA, "Workloads/Prod"),
+    (HOGE, "Workloads/Dev"),
+    (VENDOR_A, "Vendors"),
+)
+SCP_NAME = "DenyAssumeRoleOutsideOrganization"
+SCP_OU = "Workloads/Dev"
+# AWS's example "Deny access to AWS resources outside your organization" (IAM User
+# Guide, aws:ResourceOrgID), narrowed to role assumption.
+SCP_DOCUMENT = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyAssumeRoleOutsideOrganization",
+            "Effect": "Deny",
+            "Action": "sts:AssumeRole",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}},
+        }
+    ],
+}
+APP_ROLE = "hoge-app-role"
+APP_ROLE_SERVICE = "ec2.amazonaws.com"
+
 
 @dataclass
 class SandboxWorld:
@@ -46,6 +83,11 @@ class SandboxWorld:
     accounts: tuple[SandboxAccount, ...] = (PIYO, HOGE)
     queue_urls: list[str] = field(default_factory=list)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Set by seed(organization=True): the organization's ID, its root's and OUs' IDs
+    # by path ("" for the root, "Workloads/Prod"…), and the SCP's policy ID.
+    organization_id: str = ""
+    unit_ids: dict[str, str] = field(default_factory=dict)
+    scp_id: str = ""
 
 
 def start_server(*, load_managed_policies: bool = True) -> tuple[object, str]:
@@ -93,11 +135,16 @@ def _allow_all() -> str:
     )
 
 
-def seed(endpoint_url: str | None) -> SandboxWorld:
+def seed(endpoint_url: str | None, *, organization: bool = False) -> SandboxWorld:
     """Create the example world; run while moto's access control is still off.
 
     With no endpoint the calls go to in-process moto (`mock_aws`), as in tests.
+    `organization` also seeds the AWS Organization (module docstring), and lets the
+    portal's user read it (organizations:Describe*/List*, as AWS's managed policy
+    AWSOrganizationsReadOnlyAccess does). moto runs in this process either way
+    (in-process mock or the ThreadedMotoServer start_server starts).
     """
+    _organization_memberships_forget()
     world = SandboxWorld(endpoint_url=endpoint_url or "")
     botocore_session = botocore.session.Session()
     management = _client_factory(botocore_session, endpoint_url, "sandbox-seed", "sandbox-seed")
@@ -117,6 +164,18 @@ def seed(endpoint_url: str | None) -> SandboxWorld:
                         "Resource": f"arn:aws:iam::*:role/{HUB_ROLE_NAME}",
                     },
                     {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+                    *(
+                        [
+                            {
+                                "Sid": "ReadTheOrganization",
+                                "Effect": "Allow",
+                                "Action": ["organizations:Describe*", "organizations:List*"],
+                                "Resource": "*",
+                            }
+                        ]
+                        if organization
+                        else []
+                    ),
                 ],
             }
         ),
@@ -163,7 +222,128 @@ def seed(endpoint_url: str | None) -> SandboxWorld:
             account_iam.create_user(UserName=GRANTEE_USER)
             key = account_iam.create_access_key(UserName=GRANTEE_USER)["AccessKey"]
             world.keys[GRANTEE_PROFILE] = (key["AccessKeyId"], key["SecretAccessKey"])
+            if organization:
+                _app_role_create(account_iam)
+    if organization:
+        _organization_seed(world, management, botocore_session, endpoint_url)
     return world
+
+
+def _app_role_create(iam) -> None:  # type: ignore[no-untyped-def]
+    """hoge's application role, as EC2 instances run it: trusted by the EC2 service,
+    reached through an instance profile of the same name, no permissions of its own
+    yet (a grant adds the sts:AssumeRole it needs)."""
+    iam.create_role(
+        RoleName=APP_ROLE,
+        Description="Role of hoge's application on its EC2 instances",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": APP_ROLE_SERVICE},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.create_instance_profile(InstanceProfileName=APP_ROLE)
+    iam.add_role_to_instance_profile(InstanceProfileName=APP_ROLE, RoleName=APP_ROLE)
+
+
+def _organization_seed(world, management, botocore_session, endpoint_url) -> None:  # type: ignore[no-untyped-def]
+    """The organization of the management account (module docstring), through the API."""
+    org = management("organizations")
+    world.organization_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root_id = org.list_roots()["Roots"][0]["Id"]
+    world.unit_ids[""] = root_id
+    for path in ORGANIZATION_UNITS:
+        parent, _, name = path.rpartition("/")
+        world.unit_ids[path] = org.create_organizational_unit(
+            ParentId=world.unit_ids[parent], Name=name
+        )["OrganizationalUnit"]["Id"]
+    members = [account for account, _ in ORGANIZATION_MEMBERS]
+    with _member_account_ids([account.account_id for account in members]):
+        for account in members:
+            # Creates OrganizationAccountAccessRole in new accounts (fuga, vendor-a);
+            # piyo and hoge keep the hub role the seed made.
+            created = org.create_account(AccountName=account.name, Email=account.owner_email)
+            got = created["CreateAccountStatus"].get("AccountId")
+            if got != account.account_id:
+                raise RuntimeError(
+                    f"moto gave the sandbox account {account.name} the ID {got}, not "
+                    f"{account.account_id}: the seed needs moto in this process."
+                )
+    for account, path in ORGANIZATION_MEMBERS:
+        org.move_account(
+            AccountId=account.account_id,
+            SourceParentId=root_id,
+            DestinationParentId=world.unit_ids[path],
+        )
+        if account not in world.accounts:
+            # moto's OrganizationAccountAccessRole has no permissions; AWS's carries
+            # AdministratorAccess.
+            creds = management("sts").assume_role(
+                RoleArn=f"arn:aws:iam::{account.account_id}:role/{HUB_ROLE_NAME}",
+                RoleSessionName="sandbox-seed",
+            )["Credentials"]
+            inside = _client_factory(
+                botocore_session,
+                endpoint_url,
+                creds["AccessKeyId"],
+                creds["SecretAccessKey"],
+                creds["SessionToken"],
+            )
+            inside("iam").put_role_policy(
+                RoleName=HUB_ROLE_NAME, PolicyName="administrator", PolicyDocument=_allow_all()
+            )
+    org.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+    world.scp_id = org.create_policy(
+        Name=SCP_NAME,
+        Description="Roles outside the organization may not be assumed from Workloads/Dev",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=json.dumps(SCP_DOCUMENT),
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=world.scp_id, TargetId=world.unit_ids[SCP_OU])
+
+
+@contextmanager
+def _member_account_ids(account_ids: list[str]) -> Iterator[None]:
+    """moto's CreateAccount gives the new account the IDs in `account_ids`, in order.
+
+    moto 5.2.5 draws a member account's ID at random (organizations/models.py,
+    FakeAccount: `utils.make_random_account_id()`) and implements neither
+    InviteAccountToOrganization nor MoveAccount across organizations, so no API call
+    can put the existing 111122223333 and 444455556666 into an organization. The seed
+    hands moto's ID generator the sandbox's IDs while its CreateAccount calls run;
+    moto itself then does every bookkeeping step of a real CreateAccount (membership,
+    FullAWSAccess attachment, the access role). It works because moto runs in this
+    process; `_organization_seed` checks the IDs it got back.
+    """
+    from moto.organizations import utils
+
+    pending = list(account_ids)
+    drawn = utils.make_random_account_id
+    utils.make_random_account_id = lambda: pending.pop(0) if pending else drawn()
+    try:
+        yield
+    finally:
+        utils.make_random_account_id = drawn
+
+
+def _organization_memberships_forget() -> None:
+    """Forget which accounts belong to an organization.
+
+    moto's reset (`mock_aws` ending, POST /moto-api/reset) empties every
+    organization but keeps its process-wide map of member accounts, after which a
+    former member's DescribeOrganization fails inside moto (AttributeError) instead of
+    answering AWSOrganizationsNotInUseException.
+    """
+    from moto.organizations.models import organizations_backends
+
+    organizations_backends.master_accounts.clear()
 
 
 def enable_access_control(endpoint_url: str) -> None:
@@ -178,6 +358,13 @@ def disable_access_control(endpoint_url: str) -> None:
 def reset(endpoint_url: str) -> None:
     """Wipe all sandbox state."""
     _moto_api(endpoint_url, "reset", b"")
+    _organization_memberships_forget()
+
+
+def forget_organizations() -> None:
+    """After in-process moto (`mock_aws`) ends: no account is left a member of an
+    organization that no longer exists (tests that seeded one call it)."""
+    _organization_memberships_forget()
 
 
 def _moto_api(endpoint_url: str, path: str, body: bytes) -> None:
