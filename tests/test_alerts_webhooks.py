@@ -549,3 +549,27 @@ def test_a_person_without_manage_account_may_not_manage_webhooks(
     with pytest.raises(PermissionDenied):
         webhooks.webhook_update(webhook=webhook, actor=viewer, is_active=False)
     assert Webhook.objects.get().is_active
+
+
+# --- with the alert dispatch -----------------------------------------------------------------
+
+
+def test_an_alert_dispatched_by_the_worker_reaches_every_active_webhook_once(
+    receiver, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from alerts.services import alert_dispatch
+
+    _, secret = make_webhook(receiver.url)
+    make_webhook(receiver.url.replace("/hook", "/paused"), name="paused", is_active=False)
+    alert = make_alert(make_grant(piyo, hoge))
+
+    alert_dispatch(alert_id=alert.pk)
+    alert_dispatch(alert_id=alert.pk)  # a duplicated dispatch task
+
+    [request] = receiver.requests
+    assert request.path == "/hook"
+    assert json.loads(request.body)["id"] == f"xacct-alert-{alert.pk}"
+    assert request.headers["x-xacct-signature"] == expected_signature(
+        secret, request.headers["x-xacct-timestamp"], request.body
+    )
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
