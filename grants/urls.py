@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_map, views_review
+from . import views, views_map, views_org, views_review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,6 +12,21 @@ urlpatterns = [
     path("accounts/<int:pk>/check/", views.account_check, name="account_check"),
     path("accounts/<int:pk>/discover/", views_review.account_discover, name="account_discover"),
     path("accounts/<int:pk>/import/", views_review.account_import, name="account_import"),
+    path(
+        "accounts/<int:pk>/organization/",
+        views_org.organization_accounts,
+        name="organization_accounts",
+    ),
+    path(
+        "accounts/<int:pk>/organization/register/",
+        views_org.organization_register,
+        name="organization_register",
+    ),
+    path(
+        "accounts/<int:pk>/organization/sync/",
+        views_org.organization_sync,
+        name="organization_sync",
+    ),
     path("grants/", views.grant_list, name="grant_list"),
     path("grants/new/", views.grant_create, name="grant_create"),
     path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),

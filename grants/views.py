@@ -133,8 +133,21 @@ def account_list(request: HttpRequest) -> HttpResponse:
             | Q(account_id__contains=query)
             | Q(owner_email__icontains=query)
         )
+    # OU path filter, by prefix at a path boundary: "Root/Workloads" takes in
+    # Root/Workloads/Prod and Root/Workloads/Dev, not Root/WorkloadsOld.
+    ou = request.GET.get("ou", "").strip().rstrip("/")
+    if ou:
+        accounts = accounts.filter(Q(ou_path=ou) | Q(ou_path__startswith=f"{ou}/"))
+    ou_paths: set[str] = set()
+    for path in AwsAccount.objects.exclude(ou_path="").values_list("ou_path", flat=True):
+        parts = path.split("/")
+        ou_paths.update("/".join(parts[: n + 1]) for n in range(len(parts)))
     page = _page(request, accounts)
-    return render(request, "grants/account_list.html", {"page": page, "query": query})
+    return render(
+        request,
+        "grants/account_list.html",
+        {"page": page, "query": query, "ou": ou, "ou_paths": sorted(ou_paths)},
+    )
 
 
 @permission_required("grants.view_awsaccount", raise_exception=True)
