@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -185,10 +186,13 @@ def alert_drift_found(*, grant: Grant, items: list[dict[str, Any]]) -> Alert | N
     )
 
 
-def alert_operation_finished(*, operation: Operation, state: str, grant: Grant) -> Alert | None:
+def alert_operation_finished(
+    *, op: Operation, state: str, message: str, grant: Grant
+) -> Alert | None:
     """Alert on how an operation ended, in the transaction that records it.
 
-    `state` is the operation's final OperationState value. A revoke or provision
+    `state` is the operation's final OperationState value and `message` its closing
+    words (what is left in AWS, for a partial one). A revoke or provision
     left partial alerts once per operation; a revoke that succeeded alerts the grant
     revoked (or expired, for the expiry job's revoke) once per grant. Other endings
     (succeeded provisions, clean rollbacks, re-apply, adopt) return None.
@@ -197,23 +201,23 @@ def alert_operation_finished(*, operation: Operation, state: str, grant: Grant) 
     if state == "partial":
         return _alert_create(
             kind=AlertKind.OPERATION_PARTIAL,
-            dedupe_key=f"operation.partial:{operation.pk}",
-            title=f"{label}: {operation.get_kind_display().lower()} left partial",
-            body=operation.message,
-            details={"operation_id": operation.pk, "message": operation.message},
+            dedupe_key=f"operation.partial:{op.pk}",
+            title=f"{label}: {op.get_kind_display().lower()} left partial",
+            body=message,
+            details={"operation_id": op.pk, "message": message},
             grant=grant,
         )
-    if state != "succeeded" or operation.kind != "revoke" or operation.params.get("cleanup"):
+    if state != "succeeded" or op.kind != "revoke" or op.params.get("cleanup"):
         return None
-    expired = bool(operation.params.get("expired"))
+    expired = bool(op.params.get("expired"))
     kind = AlertKind.GRANT_EXPIRED if expired else AlertKind.GRANT_REVOKED
     return _alert_create(
         kind=kind,
         dedupe_key=f"{kind.value}:{grant.pk}",
         title=f"{label} {'expired and was removed' if expired else 'was revoked'}",
         body=f"Removed {grant.planned_role_arn} and its user policy "
-        f"({'expiry' if expired else 'by ' + operation.actor_name}).",
-        details={"operation_id": operation.pk, "actor": operation.actor_name},
+        f"({'expiry' if expired else 'by ' + op.actor_name}).",
+        details={"operation_id": op.pk, "actor": op.actor_name},
         grant=grant,
     )
 
@@ -438,3 +442,32 @@ def _webhooks_enqueue(alert: Alert) -> None:
         webhooks_enqueue(alert=alert)
     except Exception:
         logger.exception("Alert %s: the webhooks could not be queued.", alert.pk)
+
+
+# -- subscriptions --------------------------------------------------------------------------
+
+
+def subscription_create(
+    *,
+    user: Any,
+    scope: str,
+    account: AwsAccount | None = None,
+    failures_only: bool = False,
+) -> Subscription:
+    """Subscribe `user` to alerts by e-mail: all grants, grants they created, or grants
+    touching `account`; `failures_only` leaves out recoveries and revokes. Returns the
+    saved Subscription; raises ValidationError for a duplicate or an account given
+    with the wrong scope (the model's constraints)."""
+    subscription = Subscription(
+        user=user, scope=scope, account=account, failures_only=failures_only
+    )
+    subscription.full_clean()
+    subscription.save()
+    return subscription
+
+
+def subscription_delete(*, subscription: Subscription, user: Any) -> None:
+    """Delete one of `user`'s own subscriptions; PermissionDenied for anyone else's."""
+    if subscription.user_id != user.pk:
+        raise PermissionDenied("This subscription belongs to someone else.")
+    subscription.delete()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.tasks import task, task_backends
 
+from alerts.services import alerts_expiring_scan
+
 from . import services
 
 
@@ -44,8 +46,10 @@ def operation_run(*, operation_id: int) -> str:
 # Expired access must go first, ahead of any re-verification batch in the queue.
 @task(priority=50)
 def expire_grants() -> int:
-    """Revoke every grant past its expiry; return how many were due."""
-    return len(services.grants_expire())
+    """Revoke every grant past its expiry, then alert those expiring soon; how many were due."""
+    due = len(services.grants_expire())
+    alerts_expiring_scan()
+    return due
 
 
 # A person waits on the results page: ahead of verification batches, behind expiry.

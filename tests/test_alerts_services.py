@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from alerts import services
 from alerts.models import Alert, AlertKind
-from grants.models import Grant, GrantStatus, Verification, VerificationOutcome
+from grants import aws
+from grants import services as grants_services
+from grants.models import (
+    SYSTEM_ACTOR,
+    Grant,
+    GrantStatus,
+    Verification,
+    VerificationBatch,
+    VerificationBatchItem,
+    VerificationOutcome,
+)
 
-from .test_services_grants import draft
+from .test_services_grants import draft, inject_failure, provisioned
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +140,90 @@ def test_the_same_change_reported_twice_makes_one_alert(piyo, hoge) -> None:  # 
     again = services.alert_grant_verified(grant=grant, verification=verification)
     assert first is not None and again is None
     assert Alert.objects.count() == 1
+
+
+# -- the other kinds, each once ---------------------------------------------------------------
+
+
+def test_drift_alerts_when_differences_appear_not_while_they_stay(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(draft(piyo, hoge))
+    arn = grant.managed_policy_arns[0]
+    Alert.objects.all().delete()
+    grants_services.grant_drift_check(grant=grant, actor=None)
+    assert not Alert.objects.exists()  # no drift: no news
+
+    aws.role_policy_detach(piyo.access(), role_name=grant.role_name, policy_arn=arn)
+    grants_services.grant_drift_check(grant=grant, actor=None)
+    grants_services.grant_drift_check(grant=grant, actor=None)
+    alert = Alert.objects.get()
+    assert alert.kind == AlertKind.DRIFT_FOUND
+    assert alert.details["drift"][0]["part"] == "permission policies"
+    assert arn in alert.details["drift"][0]["diff"]
+
+    # Put right, then broken again: that is a new change.
+    aws.role_policy_attach(piyo.access(), role_name=grant.role_name, policy_arn=arn)
+    grants_services.grant_drift_check(grant=grant, actor=None)
+    aws.role_policy_detach(piyo.access(), role_name=grant.role_name, policy_arn=arn)
+    grants_services.grant_drift_check(grant=grant, actor=None)
+    assert Alert.objects.filter(kind=AlertKind.DRIFT_FOUND).count() == 2
+
+
+def test_a_revoke_alerts_revoked_once(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(draft(piyo, hoge))
+    grants_services.grant_revoke(grant=grant, actor=None)
+    alert = Alert.objects.get()
+    assert alert.kind == AlertKind.GRANT_REVOKED
+    assert alert.grant == grant
+    assert "was revoked" in alert.title
+
+
+def test_a_revoke_left_partial_alerts_partial(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    inject_failure("DeleteRole", code="ServiceFailure")
+    grant = grants_services.grant_provision(grant=draft(piyo, hoge), actor=None)
+    grant = grants_services.grant_revoke(grant=grant, actor=None)
+    assert grant.status == GrantStatus.PARTIAL
+    alert = Alert.objects.get()
+    assert alert.kind == AlertKind.OPERATION_PARTIAL
+    assert "iam:DeleteRole" in alert.body
+
+
+def test_expiry_alerts_expired_not_revoked(aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = provisioned(draft(piyo, hoge))
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    grants_services.grants_expire()
+    assert list(Alert.objects.values_list("kind", flat=True)) == [AlertKind.GRANT_EXPIRED]
+
+
+def test_a_grant_expiring_within_the_window_alerts_once_per_expiry_time(
+    piyo, hoge, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.XACCT_ALERT_EXPIRING_DAYS = 7
+    now = timezone.now()
+    soon = saved_grant(piyo, hoge, role_name="soon")
+    later = saved_grant(piyo, hoge, role_name="later")
+    gone = saved_grant(piyo, hoge, role_name="gone", status=GrantStatus.REVOKED)
+    Grant.objects.filter(pk__in=[soon.pk, gone.pk]).update(expires_at=now + timedelta(days=3))
+    Grant.objects.filter(pk=later.pk).update(expires_at=now + timedelta(days=10))
+
+    made = services.alerts_expiring_scan(now=now)
+    assert [a.grant for a in made] == [soon]
+    assert made[0].kind == AlertKind.GRANT_EXPIRING
+    assert services.alerts_expiring_scan(now=now + timedelta(hours=1)) == []
+
+    # A new expiry time is a new change.
+    Grant.objects.filter(pk=soon.pk).update(expires_at=now + timedelta(days=5))
+    assert len(services.alerts_expiring_scan(now=now)) == 1
+    # The window is configurable.
+    assert [a.grant for a in services.alerts_expiring_scan(now=now, days=11)] == [later]
+
+
+def test_a_scheduled_batch_that_cannot_run_alerts_once(piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    grant = saved_grant(piyo, hoge)
+    # The hourly batch is still waiting for workers (none running) when cron comes again.
+    stuck = VerificationBatch.objects.create(actor=None, actor_name=SYSTEM_ACTOR)
+    VerificationBatchItem.objects.create(batch=stuck, grant=grant, grant_label="waiting")
+    call_command("verify_grants", "--enqueue", stdout=io.StringIO())
+    call_command("verify_grants", "--enqueue", stdout=io.StringIO())
+    alert = Alert.objects.get()
+    assert alert.kind == AlertKind.BATCH_NOT_RUN
+    assert alert.details["batch_id"] == stuck.pk

@@ -166,7 +166,9 @@ def test_scheduled_enqueue_gives_up_stale_work_and_does_not_pile_up(
     call_command("verify_grants", "--enqueue")  # an hour later, no worker ran meanwhile
     assert f"Batch {batch.pk} from an earlier run is still open" in capsys.readouterr().out
     assert VerificationBatch.objects.count() == 1
-    assert DBTaskResult.objects.count() == 2
+    assert DBTaskResult.objects.filter(task_path=verify_batch_item.module_path).count() == 2
+    # What is queued besides: the alert that the scheduled verification could not run.
+    assert DBTaskResult.objects.exclude(task_path=verify_batch_item.module_path).count() == 1
 
     # A worker took one item and died; the next scheduled run gives it up.
     item = batch.items.first()
@@ -206,7 +208,12 @@ def test_expiry_goes_ahead_of_queued_verifications_and_is_not_queued_twice(
 
     expiry = DBTaskResult.objects.get(task_path=expire_grants.module_path)
     assert expiry.status == "SUCCESSFUL"  # first, though queued after the batch
-    assert DBTaskResult.objects.filter(status="READY").count() == 3
+    ready = DBTaskResult.objects.filter(status="READY")
+    assert ready.filter(task_path=verify_batch_item.module_path).count() == 3
+    # Besides the batch: the expired grant's alert, for the worker to send.
+    assert [t.task_path for t in ready.exclude(task_path=verify_batch_item.module_path)] == [
+        "alerts.tasks.alert_dispatch_task"
+    ]
     assert Grant.objects.get(pk=grants[0].pk).status == GrantStatus.EXPIRED
 
 

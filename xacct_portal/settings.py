@@ -309,6 +309,10 @@ XACCT_ALERT_EXPIRING_DAYS = env.int("XACCT_ALERT_EXPIRING_DAYS", default=7)
 # after 60 s, 120 s, … where the task backend can wait (the database backend).
 XACCT_ALERT_EMAIL_ATTEMPTS = env.int("XACCT_ALERT_EMAIL_ATTEMPTS", default=3)
 XACCT_ALERT_EMAIL_RETRY_SECONDS = env.int("XACCT_ALERT_EMAIL_RETRY_SECONDS", default=60)
+# The sandbox's SMTP server keeps what it receives here, for its Mail page.
+XACCT_SANDBOX_MAIL_DIR = env.path(
+    "XACCT_SANDBOX_MAIL_DIR", default=BASE_DIR / "var" / "sandbox-mail"
+)
 
 LOGGING = {
     "version": 1,

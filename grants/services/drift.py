@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.utils import timezone
+
+from alerts.services import alert_drift_found
 
 from .. import aws, policies
 from ..models import (
@@ -134,8 +137,10 @@ def grant_drift_check(*, grant: Grant, actor: AbstractBaseUser | None) -> Grant:
             error=exc.detail,
         )
         raise
-    grant.drift, grant.drift_checked_at = items, timezone.now()
-    grant.save(update_fields=["drift", "drift_checked_at"])
+    with transaction.atomic():
+        alert_drift_found(grant=grant, items=items)  # reads the drift this check replaces
+        grant.drift, grant.drift_checked_at = items, timezone.now()
+        grant.save(update_fields=["drift", "drift_checked_at"])
     audit_record(
         actor=actor,
         action=AuditAction.GRANT_DRIFT,

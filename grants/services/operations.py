@@ -30,6 +30,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from alerts.services import alert_operation_finished
+
 from .. import aws
 from ..models import (
     SYSTEM_ACTOR,
@@ -928,6 +930,7 @@ class _Runner:
                 for name, value in grant_fields.items():
                     setattr(self.grant, name, value)
                 self.grant.save(update_fields=[*grant_fields, "updated_at"])
+            alert_operation_finished(op=self.op, state=state, message=message, grant=self.grant)
         audit_record(
             actor=self.actor,
             action=_summary_action(self.op.kind, self.op.params),

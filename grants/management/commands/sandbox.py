@@ -18,9 +18,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from alerts.mailbox import mailbox_start
 from grants import services
 from grants.aws import sandbox
 from grants.services.authz import roles_ensure
+from grants.services.organization import sandbox_organization_register
 
 # Credentials in the environment would win over the sandbox profile.
 _AWS_ENV_OVERRIDES = (
@@ -100,7 +102,9 @@ class Command(BaseCommand):
         self._reset_database()
 
         server, endpoint_url = sandbox.start_server()
-        world = sandbox.seed(endpoint_url)
+        # A real SMTP server on 127.0.0.1: alert e-mails land on the portal's Mail page.
+        mail = mailbox_start(directory=state_dir / "mail")
+        world = sandbox.seed(endpoint_url, organization=True)
         config_path, credentials_path = sandbox.write_aws_files(world, state_dir / "aws")
 
         password = options["password"] or secrets.token_urlsafe(12)
@@ -108,6 +112,7 @@ class Command(BaseCommand):
             username=options["username"], email="admin@example.com", password=password
         )
         services.sandbox_accounts_register(world)
+        sandbox_organization_register(world)  # the management account: organization source
         sandbox.enable_access_control(endpoint_url)
 
         env = {k: v for k, v in os.environ.items() if k not in _AWS_ENV_OVERRIDES}
@@ -117,12 +122,15 @@ class Command(BaseCommand):
             AWS_CONFIG_FILE=str(config_path),
             AWS_SHARED_CREDENTIALS_FILE=str(credentials_path),
             AWS_PROFILE=sandbox.PORTAL_PROFILE,
+            EMAIL_URL=mail.url,
+            XACCT_SANDBOX_MAIL_DIR=str(mail.directory),
         )
         env.update(_production_like_web(options["addrport"]))
         worker = not options["immediate"]
         # Said outright: a .env copied from .env.example must not queue work nothing runs.
         env["XACCT_TASK_BACKEND"] = "database" if worker else "immediate"
         url = f"http://{options['addrport']}/"
+        env.setdefault("XACCT_PUBLIC_URL", url.rstrip("/"))  # links in the alert e-mails
         self._print_welcome(
             url=url,
             username=options["username"],
@@ -132,6 +140,7 @@ class Command(BaseCommand):
             credentials_path=credentials_path,
             worker=worker,
             schedule_interval=options["schedule_interval"],
+            mail=mail,
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -148,6 +157,7 @@ class Command(BaseCommand):
             pass
         finally:
             server.stop()  # type: ignore[attr-defined]
+            mail.stop()
 
     def _reset_database(self) -> None:
         """Portal records start fresh, like the in-memory sandbox."""
@@ -185,6 +195,8 @@ class Command(BaseCommand):
         jobs = [
             [*manage, "recover_operations"],
             [*manage, "expire_grants", *(["--enqueue"] if worker else [])],
+            [*manage, "sync_organizations"],
+            [*manage, "alerts_expiring_scan"],
         ]
         pending: list[list[str]] = []
         job: subprocess.Popen | None = None
@@ -223,6 +235,10 @@ class Command(BaseCommand):
         out.write(f"  AWS config file:   {info['config_path']}")
         out.write(f"  AWS credentials:   {info['credentials_path']}")
         out.write(
+            f"  Mail:              SMTP server on {info['mail'].host}:{info['mail'].port}; "
+            f"what it receives is on {info['url']}sandbox/mail/"
+        )
+        out.write(
             "  Background work:   "
             + (
                 "queued in the database, run by a db_worker beside the portal (as in production)"
@@ -233,7 +249,8 @@ class Command(BaseCommand):
         interval = info["schedule_interval"]
         out.write(
             f"  Scheduled jobs:    every {interval:g} s, recover_operations and expire_grants "
-            "(grants past their expiry are revoked), as deploy/crontab does"
+            "(grants past their expiry are revoked), as deploy/crontab does, then "
+            "alerts_expiring_scan"
             if interval > 0
             else "  Scheduled jobs:    off (--schedule-interval 0)"
         )

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
+from alerts.services import alert_batch_not_run
 from grants import services
 from grants.models import SYSTEM_ACTOR, AwsAccount, Grant, GrantStatus, VerificationBatch
 
@@ -101,6 +102,7 @@ class Command(BaseCommand):
             finished_at__isnull=True, actor__isnull=True, actor_name=SYSTEM_ACTOR
         ).first()
         if open_batch is not None:
+            alert_batch_not_run(batch=open_batch, reason="The previous scheduled batch is open.")
             # Workers down or slow: queuing the same work again only piles it up.
             self.stdout.write(
                 self.style.WARNING(
