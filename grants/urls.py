@@ -1,10 +1,9 @@
 from django.urls import path
 
-from . import views, views_map, views_org, views_review
+from . import views, views_discovery, views_review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("map.svg", views_map.access_map_svg, name="access_map_svg"),
     path("accounts/", views.account_list, name="account_list"),
     path("accounts/new/", views.account_create, name="account_create"),
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
@@ -12,21 +11,9 @@ urlpatterns = [
     path("accounts/<int:pk>/check/", views.account_check, name="account_check"),
     path("accounts/<int:pk>/discover/", views_review.account_discover, name="account_discover"),
     path("accounts/<int:pk>/import/", views_review.account_import, name="account_import"),
-    path(
-        "accounts/<int:pk>/organization/",
-        views_org.organization_accounts,
-        name="organization_accounts",
-    ),
-    path(
-        "accounts/<int:pk>/organization/register/",
-        views_org.organization_register,
-        name="organization_register",
-    ),
-    path(
-        "accounts/<int:pk>/organization/sync/",
-        views_org.organization_sync,
-        name="organization_sync",
-    ),
+    path("discovery/", views_discovery.discovery_home, name="discovery_home"),
+    path("discovery/<int:pk>/", views_discovery.discovery_run, name="discovery_run"),
+    path("discovery/<int:pk>/import/", views_discovery.discovery_import, name="discovery_import"),
     path("grants/", views.grant_list, name="grant_list"),
     path("grants/new/", views.grant_create, name="grant_create"),
     path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),

@@ -22,8 +22,6 @@ pytestmark = pytest.mark.django_db
 MUTATIONS = {
     "/accounts/{account}/check/": "manage_account",
     "/accounts/{account}/import/": "manage_grant",
-    "/accounts/{account}/organization/register/": "manage_account",
-    "/accounts/{account}/organization/sync/": "manage_account",
     "/grants/{grant}/retry/": "manage_grant",
     "/grants/{grant}/verify/": "verify_grant",
     "/grants/verify/": "verify_grant",
@@ -37,7 +35,6 @@ PAGES = {
     "/accounts/new/": "manage_account",
     "/accounts/{account}/": "view_awsaccount",
     "/accounts/{account}/edit/": "manage_account",
-    "/accounts/{account}/organization/": "manage_account",
     "/grants/": "view_grant",
     "/grants/new/": "manage_grant",
     "/grants/{grant}/": "view_grant",
@@ -45,6 +42,8 @@ PAGES = {
     "/grants/{grant}/operation/": "view_grant",
     "/verifications/batch/{batch}/": "view_grant",
     "/audit/": "view_auditevent",
+    "/discovery/": "manage_grant",
+    "/discovery/{run}/": "manage_grant",
 }
 
 
@@ -62,22 +61,24 @@ def role_user(django_user_model, role: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
-    """The objects the URLs name: account piyo, a failed grant, a batch.
+    """The objects the URLs name: account piyo, a failed grant, a batch, a discovery run.
 
     AWS is moto in-process: an allowed Check connection or discovery really runs."""
-    from grants.models import VerificationBatch
+    from grants.models import DiscoveryRun, VerificationBatch
 
     grant = draft(piyo, hoge)
     grant.status = GrantStatus.FAILED
     grant.save()
     batch = VerificationBatch.objects.create()
-    return {"account": piyo.pk, "grant": grant.pk, "batch": batch.pk}
+    run = DiscoveryRun.objects.create()
+    return {"account": piyo.pk, "grant": grant.pk, "batch": batch.pk, "run": run.pk}
 
 
 # Pages that answer GET and change things on POST (discovery runs; the rest confirm first):
 # a GET by an allowed role shows the page or redirects (a grant that was not imported).
 CONFIRM_PAGES = {
     "/accounts/{account}/discover/": "manage_grant",
+    "/discovery/{run}/import/": "manage_grant",
     "/grants/{grant}/complete/": "manage_grant",
     "/grants/{grant}/reapply/": "manage_grant",
     "/grants/{grant}/adopt/": "manage_grant",
@@ -89,7 +90,7 @@ ANY_USER = {"/reauthenticate/"}
 
 
 def test_the_tables_cover_every_url() -> None:
-    ones = {"account": 1, "grant": 1, "batch": 1}
+    ones = {"account": 1, "grant": 1, "batch": 1, "run": 1}
     tables = {path.format(**ones) for path in (*MUTATIONS, *PAGES, *CONFIRM_PAGES)}
     assert set(portal_paths()) == tables | ANY_USER
 
