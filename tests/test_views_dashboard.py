@@ -74,7 +74,8 @@ def test_an_account_links_to_its_grants_and_an_unregistered_id_to_its_trusted_gr
         '<a href="/grants/?trusted=999988887777" class="xmap-node" data-account="999988887777"'
         in body
     )
-    assert "999988887777 (not registered): its grants" in body
+    assert 'aria-label="999988887777 (not registered): its grants"' in body
+    assert f'aria-label="piyo {piyo.account_id}: its grants"' in body
     listed = user_client.get("/grants/?trusted=999988887777").content.decode()
     assert outside.role_name in listed
     assert "Showing: live grants from 999988887777." in listed
