@@ -28,6 +28,8 @@ MUTATIONS = {
     "/grants/{grant}/expiry/": "manage_grant",
     "/grants/{grant}/drift/": "verify_grant",
     "/grants/{grant}/operation/resume/": "manage_grant",
+    "/webhooks/{webhook}/rotate/": "manage_account",
+    "/webhooks/{webhook}/test/": "manage_account",
 }
 PAGES = {
     "/": "view_grant",
@@ -42,6 +44,10 @@ PAGES = {
     "/grants/{grant}/operation/": "view_grant",
     "/verifications/batch/{batch}/": "view_grant",
     "/audit/": "view_auditevent",
+    "/webhooks/": "manage_account",
+    "/webhooks/new/": "manage_account",
+    "/webhooks/{webhook}/": "manage_account",
+    "/webhooks/{webhook}/edit/": "manage_account",
     "/discovery/": "manage_grant",
     "/discovery/{run}/": "manage_grant",
 }
@@ -71,7 +77,20 @@ def world(moto_aws, piyo, hoge):  # type: ignore[no-untyped-def]
     grant.save()
     batch = VerificationBatch.objects.create()
     run = DiscoveryRun.objects.create()
-    return {"account": piyo.pk, "grant": grant.pk, "batch": batch.pk, "run": run.pk}
+    return {
+        "account": piyo.pk,
+        "webhook": _webhook_pk(),
+        "grant": grant.pk,
+        "batch": batch.pk,
+        "run": run.pk,
+    }
+
+
+def _webhook_pk() -> int:
+    """A webhook for the /webhooks/ URLs; nothing listens on its port (sending fails fast)."""
+    from alerts.webhooks import webhook_create
+
+    return webhook_create(actor=None, name="ops", url="http://127.0.0.1:9/hook")[0].pk
 
 
 # Pages that answer GET and change things on POST (discovery runs; the rest confirm first):
@@ -82,6 +101,7 @@ CONFIRM_PAGES = {
     "/grants/{grant}/complete/": "manage_grant",
     "/grants/{grant}/reapply/": "manage_grant",
     "/grants/{grant}/adopt/": "manage_grant",
+    "/webhooks/{webhook}/delete/": "manage_account",
 }
 
 
@@ -90,7 +110,7 @@ ANY_USER = {"/reauthenticate/"}
 
 
 def test_the_tables_cover_every_url() -> None:
-    ones = {"account": 1, "grant": 1, "batch": 1, "run": 1}
+    ones = {"account": 1, "webhook": 1, "grant": 1, "batch": 1, "run": 1}
     tables = {path.format(**ones) for path in (*MUTATIONS, *PAGES, *CONFIRM_PAGES)}
     assert set(portal_paths()) == tables | ANY_USER
 
