@@ -242,8 +242,9 @@ def denial_cause(
 
 
 def scp_fix(source: PolicySource) -> str:
-    """The fix for a Deny in an SCP: who can change it, naming it and where it is attached;
-    moving the account helps only when the SCP is attached to an OU."""
+    """The fix for a Deny in an SCP (without the closing period): who can change it, naming
+    it and where it is attached; moving the account helps only when the SCP is attached
+    to an OU."""
     where = source.attached_to
     fix = (
         f"Ask the organization's administrators to change the SCP {source.name}"
@@ -256,7 +257,7 @@ def scp_fix(source: PolicySource) -> str:
         fix += " (attached to the root, it applies to every account of the organization)"
     elif where.startswith("the account"):
         fix += ", or to detach it from the account"
-    return fix + "."
+    return fix
 
 
 def organization_key_meaning(key: str) -> str:
@@ -334,11 +335,13 @@ def trusted_principals(document: dict) -> list[str]:
 
 
 def sandbox_note(*, cause: str) -> str:
-    """Said only when the static verdict denies on trust, external ID or MFA and the live
-    call still succeeded: the stand-in enforces none of them."""
+    """Said only when the static verdict denies on trust, external ID, MFA or (the
+    grantee side) an SCP and the live call still succeeded: the stand-in enforces none
+    of them."""
     what = {
         "mfa": "MFA conditions",
         "external-id": "external IDs",
+        "scp": "service control policies",
     }.get(cause, "trust policies and external IDs")
     return (
         f"The live call succeeded although the check above failed: {STAND_IN_BLIND} {what}; "

@@ -377,9 +377,8 @@ def org_readers(account: AwsAccount) -> list[OrgReader]:
         )
     if account.organization_id:
         others = (
-            AwsAccount.objects.filter(
-                organization_id=account.organization_id, org_members__isnull=False
-            )
+            # Accounts others of this organization were registered from can read it.
+            AwsAccount.objects.filter(org_members__organization_id=account.organization_id)
             .exclude(pk__in=seen)
             .exclude(access_method=aws.EXTERNAL)
             .distinct()

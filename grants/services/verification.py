@@ -28,6 +28,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alerts.services import alert_grant_verified
+
 from .. import aws, policies
 from ..models import (
     SYSTEM_ACTOR,
@@ -103,6 +105,7 @@ class _Chain:
         self.probe = Probe()
         self.steps: list[Step] = []
         self.trust_cause = ""  # why the trust side denies, when it does
+        self.grantee_cause = ""  # why the grantee side denies, when it does
         self.evaluation: Any = None
         self.permissions: Any = None
         self.retry_seconds = 0.0
@@ -155,6 +158,17 @@ class _Chain:
             return
         probe.acted_as = f"The portal in {trusted.name} ({trusted.get_access_method_display()})"
         probe.access = trusted.access()
+
+    def acted_as_label(self) -> str:
+        """Who made the live calls, as the Verification records it; for a role grantee
+        tested as the portal, that the live test as the role needs its credentials."""
+        label = self.probe.acted_as
+        if label and not self.probe.as_grantee and self.grant.grantee_type == GranteeType.ROLE:
+            label += (
+                f", not the grantee role {self.grant.grantee_name}: a live test as the role "
+                "needs a grantee profile holding its credentials"
+            )
+        return label
 
     def _principal_arn(self) -> str:
         grant = self.grant
@@ -453,6 +467,8 @@ class _Chain:
         cause, summary, explanation, fix = denial_cause(
             decision, action=ASSUME, resource=self.role_arn, who=grant.grantee_name
         )
+        is_scp = decision.policy is not None and decision.policy.kind == policies.PolicyKind.SCP
+        self.grantee_cause = "scp" if is_scp else cause
         if cause == "no-allow":
             recorded = any(
                 s.kind in (policies.PolicyKind.USER_INLINE, policies.PolicyKind.ROLE_INLINE)
@@ -542,6 +558,13 @@ class _Chain:
                     "Not run: the trust policy requires MFA and Test access has no MFA device; "
                     "checked statically only."
                 )
+            elif self.grant.grantee_type == GranteeType.ROLE:
+                step.skip(
+                    f"Not run: Test access cannot run live as the role {self.grant.grantee_name} "
+                    "of an external account without a profile holding its credentials; "
+                    "checked statically only."
+                )
+                step.fix = self._role_profile_fix()
             else:
                 step.skip(
                     "Not run: the trusted account is external. Name a local profile holding the "
@@ -564,14 +587,39 @@ class _Chain:
                 f"Succeeded on attempt {probe.attempts}: IAM changes take a while to propagate."
             )
         step.summary = f"{probe.acted_as} became {probe.assumed.arn}."
+        if not probe.as_grantee and self.grant.grantee_type == GranteeType.ROLE:
+            step.notes.append(
+                f"Test access cannot run live as the role {self.grant.grantee_name}: no "
+                "profile holding its credentials is named, so the live calls ran as the "
+                "portal. They prove the trust and the role's permissions, not that "
+                f"{self.grant.grantee_name} itself may assume the role (step 3 checks its "
+                "policies statically). " + self._role_profile_fix()
+            )
         if self.trust_cause:  # the trust side denies: moto enforces none of it
             step.notes.append(sandbox_note(cause=self.trust_cause))
+        elif self.grantee_cause == "scp":
+            step.notes.append(sandbox_note(cause="scp"))
         failed = {s.key for s in self.steps if s.status == FAIL}
         if not probe.as_grantee and "user_policy" in failed:
             step.notes.append(
                 "The live call ran as the portal, not as the grantee: it cannot show the "
                 "grantee's own permissions (step 3)."
             )
+
+    def _role_profile_fix(self) -> str:
+        """How to let Test access act as a role grantee: a profile that becomes it."""
+        grant = self.grant
+        role = self.snap.grantee_arn or (
+            f"arn:{grant.trusting_account.partition}:iam::{grant.trusted_aws_account_id}:"
+            f"role/{grant.grantee_name}"
+        )
+        return (
+            "To test as the role, name a grantee profile on the portal host that becomes it "
+            f"(role_arn = {role} with credential_source = Ec2InstanceMetadata, EcsContainer "
+            "or Environment where the portal runs beside it, or source_profile = a profile "
+            "that may assume it; role chaining limits that session to one hour), or run the "
+            "hand-off kit's test where the role lives (its EC2 instance, task or function)."
+        )
 
     def _assume_explanation(self, error: aws.AwsErrorDetail) -> tuple[str, str]:
         probe = self.probe
@@ -703,7 +751,7 @@ def grant_verify(
             started_at=started_at,
             duration_ms=int((time.monotonic() - clock) * 1000),
             outcome=outcome,
-            acted_as=chain.probe.acted_as,
+            acted_as=chain.acted_as_label(),
             steps=[s.as_dict() for s in chain.steps],
             queue_urls=queue_urls,
             assumed_role_arn=assumed.arn if assumed else "",
@@ -722,6 +770,8 @@ def grant_verify(
             fields["status"] = status
         for name, value in fields.items():
             setattr(grant, name, value)
+        # Alerts follow changes of whether the grant works (alerts app).
+        alert_grant_verified(grant=grant, verification=verification)
         # The AWS error the panel shows: the first failing step that carries one, which
         # need not be the first failing step (a static check may fail before it).
         failed_call = next((s for s in chain.steps if s.status == FAIL and s.error), None)
