@@ -16,11 +16,13 @@ from grants.policies.evaluation import (
     action_applies,
     evaluate_policies,
     evaluate_request,
+    has_unknown,
     request_context,
     scp_levels_of,
 )
 from grants.policies.matching import as_list
 from grants.policies.model import (
+    UNKNOWN,
     Decision,
     DecisionKind,
     Evaluation,
@@ -35,6 +37,7 @@ from grants.policies.trust_conditions import org_condition
 
 __all__ = [
     "KNOWN_OPERATORS",
+    "UNKNOWN",
     "Caller",
     "Decision",
     "DecisionKind",
@@ -53,6 +56,7 @@ __all__ = [
     "evaluate_condition",
     "evaluate_policies",
     "evaluate_request",
+    "has_unknown",
     "has_valid_characters",
     "match_principal",
     "parse_caller",
