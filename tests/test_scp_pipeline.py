@@ -377,3 +377,28 @@ def test_a_trust_on_the_organization_is_undetermined_when_membership_is_unread(
     assert 'Statement "HogeInsideMyOrganization"' in step["explanation"]
     assert "Register the organization's management account" in step["fix"]
     assert verification.outcome != VerificationOutcome.FAILED
+
+
+def test_an_scp_turning_on_the_roles_organization_is_undetermined_when_it_is_unread(
+    organization, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    organization.scp(
+        "DenyAssumeRoleOutsideOrganization", DENY_OUTSIDE_ORGANIZATION, at="Workloads/Dev"
+    )
+    # piyo registered by hand: only its own access reads its organization, which moto
+    # (like AWS for a member) does not let it walk; its record holds nothing.
+    piyo.org_source = None
+    piyo.organization_id = piyo.ou_path = piyo.org_entity_path = ""
+    piyo.org_status = ""
+    piyo.save()
+    verification, steps = verify(provisioned(piyo, hoge))
+    step = steps["user_policy"]
+    assert step["status"] == "warn"
+    assert step["summary"] == (
+        "The verdict on sts:AssumeRole depends on organization membership the portal could "
+        "not read."
+    )
+    assert "aws:ResourceOrgID" in step["explanation"]
+    assert 'Statement "DenyAssumeRoleOutsideOrganization"' in step["explanation"]
+    assert "SCPs not read (" in " ".join(steps["permissions"]["notes"])
+    assert verification.outcome != VerificationOutcome.FAILED

@@ -113,3 +113,70 @@ def test_external_ids_are_read_from_every_condition_operator() -> None:
         ]
     }
     assert explain.external_id_values(document) == ["a-1", "b-*"]
+
+
+def scp_at(where: str) -> PolicySource:
+    return PolicySource(PolicyKind.SCP, "no-roles (p-abcd1234)", {}, where)
+
+
+def test_an_scp_deny_fix_fits_where_the_scp_is_attached() -> None:
+    at_ou = explain.scp_fix(scp_at("OU Workloads/Dev"))
+    at_root = explain.scp_fix(scp_at("the root"))
+    at_account = explain.scp_fix(scp_at("the account hoge (444455556666)"))
+    assert at_ou == (
+        "Ask the organization's administrators to change the SCP no-roles (p-abcd1234) "
+        "attached to OU Workloads/Dev so that it allows this call, or to move the account "
+        "out of OU Workloads/Dev"
+    )
+    assert "applies to every account of the organization" in at_root
+    assert "move the account" not in at_root
+    assert at_account.endswith("or to detach it from the account")
+
+
+def test_an_scp_level_without_an_allow_is_an_implicit_deny_naming_the_level() -> None:
+    kind, summary, explanation, fix = cause(
+        Decision(False, DecisionKind.SCP, policy=scp_at("OU Workloads/Dev"))
+    )
+    assert kind == "scp"
+    assert (
+        summary == "No service control policy attached to OU Workloads/Dev allows sts:AssumeRole."
+    )
+    assert "implicit deny" in explanation
+    assert "FullAWSAccess" in fix
+    assert fix.endswith("or to move the account to an OU whose SCPs allow it.")
+    _, _, _, at_root = cause(Decision(False, DecisionKind.SCP, policy=scp_at("the root")))
+    assert "move the account" not in at_root
+
+
+def test_an_unmet_organization_condition_is_explained_with_the_key() -> None:
+    ref = StatementRef(TRUST, 0, "InsideMyOrg")
+    unmet = policies.UnmetCondition(ref, "StringEquals", "aws:PrincipalOrgID")
+    kind, summary, explanation, fix = cause(
+        Decision(False, DecisionKind.CONDITION_UNMET, unmet=(unmet,))
+    )
+    assert kind == "organization"
+    assert "admits only principals of a given organization or OU" in summary
+    assert "the ID of the caller's organization" in explanation
+    assert "aws:PrincipalOrgID" in fix
+
+
+def test_an_undetermined_verdict_names_the_statement_and_claims_nothing() -> None:
+    ref = StatementRef(SCP, 0, "DenyOutside")
+    unmet = policies.UnmetCondition(ref, "StringNotEquals", "aws:ResourceOrgID")
+    summary, explanation, fix = explain.undetermined_cause(
+        Decision(
+            False,
+            DecisionKind.UNDETERMINED,
+            unmet=(unmet,),
+            undetermined_keys=("aws:ResourceOrgID",),
+        ),
+        action="sts:AssumeRole",
+        who="hoge-app",
+    )
+    assert summary == (
+        "The verdict on sts:AssumeRole depends on organization membership the portal could "
+        "not read."
+    )
+    assert explanation.startswith('Statement "DenyOutside" of the service control policy no-roles')
+    assert "Neither a pass nor a failure is claimed." in explanation
+    assert "management account" in fix
