@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from . import aws, policies
 from .models import AccessMethod, AwsAccount, Grant, GranteeType, PermissionSet, TrustScope
+from .policies import trust_conditions
 from .selectors import LiveLookup, role_name_taken_by_grant
 from .services import ACCOUNT_FIELDS, grant_size_errors
+from .services.guardrails import portal_access_role_names
 from .validators import (
     account_id_validator,
     arn_parse,
@@ -177,13 +179,21 @@ class OptionFieldsMixin:
     def chosen(self, control: str) -> str:
         return str(self[control].value() or "")  # type: ignore[index]
 
+    def option_chosen(self, name: str) -> bool:
+        """Whether the option a field belongs to is chosen, and so is every option above it
+        (a control may itself belong to an option of another control)."""
+        control, option = self.OPTION_FIELDS.get(name, ("", ""))
+        if not control:
+            return True
+        return self.chosen(control) == option and self.option_chosen(control)
+
     def revealed_fields(self) -> list[RevealedField]:
         """The visible fields in order, each marked shown or hidden for the chosen option."""
         result = []
         for bound in self.visible_fields():  # type: ignore[attr-defined]
             control, option = self.OPTION_FIELDS.get(bound.name, ("", ""))
             holds = bool(control) and self.holds_input(bound.name, bound.value())
-            shown = not control or self.chosen(control) == option or bool(bound.errors) or holds
+            shown = self.option_chosen(bound.name) or bool(bound.errors) or holds
             result.append(RevealedField(bound, control, option, shown, holds))
         return result
 
@@ -251,6 +261,33 @@ class RoleStepForm(BootstrapMixin, forms.Form):
         return data
 
 
+ORG_CONDITION_NONE = "none"
+ORG_CONDITION_ORG = "org"
+ORG_CONDITION_PATHS = "paths"
+ORG_CONDITION_CHOICES = [
+    (ORG_CONDITION_NONE, "None"),
+    (ORG_CONDITION_ORG, "Also inside my organization (aws:PrincipalOrgID)"),
+    (ORG_CONDITION_PATHS, "Inside these OU paths (aws:PrincipalOrgPaths)"),
+]
+
+
+def known_org_path_choices() -> list[tuple[str, str]]:
+    """The OUs registered accounts sit in, as aws:PrincipalOrgPaths values covering each OU
+    and the OUs below it ("o-…/r-…/ou-…/*"), labelled with their OU names."""
+    rows = (
+        AwsAccount.objects.exclude(org_entity_path="")
+        .order_by("ou_path", "org_entity_path")
+        .values_list("org_entity_path", "ou_path")
+        .distinct()
+    )
+    choices: dict[str, str] = {}
+    for entity_path, ou_path in rows:
+        value = entity_path.rstrip("*").rstrip("/") + "/*"
+        if trust_conditions.is_org_path(value):
+            choices.setdefault(value, f"{ou_path or 'OU'} and below: {value}")
+    return list(choices.items())
+
+
 class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
     """Step 2: who is trusted, and on which conditions.
 
@@ -258,8 +295,14 @@ class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
     storage), used when "Generate" is ticked: every validation of the step gives the same value.
     """
 
-    OPTION_FIELDS = {"trusted_principal_arn": ("trust_scope", TrustScope.PRINCIPAL)}
-    OPTION_LABELS = dict(TrustScope.choices)
+    OPTION_FIELDS = {
+        "trusted_principal_arn": ("trust_scope", TrustScope.PRINCIPAL),
+        "org_condition": ("trust_scope", TrustScope.ACCOUNT),
+        "org_id": ("org_condition", ORG_CONDITION_ORG),
+        "org_known_paths": ("org_condition", ORG_CONDITION_PATHS),
+        "org_paths": ("org_condition", ORG_CONDITION_PATHS),
+    }
+    OPTION_LABELS = {**dict(TrustScope.choices), **dict(ORG_CONDITION_CHOICES)}
 
     trusted_account = forms.ModelChoiceField(
         queryset=AwsAccount.objects.all(),
@@ -290,6 +333,41 @@ class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
         label="Generate a random, unique external ID", required=False
     )
     require_mfa = forms.BooleanField(label="Require MFA to assume the role", required=False)
+    org_condition = forms.ChoiceField(
+        label="Organization condition",
+        choices=ORG_CONDITION_CHOICES,
+        initial=ORG_CONDITION_NONE,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=(
+            "Besides being in the trusted account, the principal's account must be in an AWS "
+            "Organization, or in some of its OUs: an account that leaves (or moves) loses access."
+        ),
+    )
+    org_id = forms.CharField(
+        label="Organization ID",
+        required=False,
+        max_length=34,
+        help_text=(
+            "o- and 10–32 lower-case letters or digits (AWS Organizations API). Prefilled with "
+            "the trusting account's organization when the portal knows it."
+        ),
+    )
+    org_known_paths = forms.MultipleChoiceField(
+        label="OUs of registered accounts",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each OU and every OU below it.",
+    )
+    org_paths = forms.CharField(
+        label="Other OU paths",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=(
+            "One per line: o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/* for that OU and below, "
+            "…/ou-ab12-11111111/ for that OU only, o-a1b2c3d4e5/* for the whole organization."
+        ),
+    )
 
     def __init__(
         self,
@@ -306,6 +384,82 @@ class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
         self.fields[
             "generate_external_id"
         ].help_text = f"This wizard run's value: {self.generated_external_id}"
+        if trusting_account is not None and trusting_account.organization_id:
+            self.fields["org_id"].initial = trusting_account.organization_id
+        self.fields["org_known_paths"].choices = known_org_path_choices()
+
+    def holds_input(self, name: str, value: Any) -> bool:
+        """Typed input, not defaults: no organization condition, or the prefilled ID, is not."""
+        if name == "org_condition":
+            return str(value or ORG_CONDITION_NONE) != ORG_CONDITION_NONE
+        if name == "org_id":
+            return bool(str(value or "").strip()) and value != self.fields["org_id"].initial
+        return super().holds_input(name, value)
+
+    def clean_org_id(self) -> str:
+        value = self.cleaned_data["org_id"].strip()
+        if value and not trust_conditions.is_org_id(value):
+            raise forms.ValidationError(
+                f"{value} is not an organization ID: o- and 10–32 lower-case letters or digits "
+                "(AWS Organizations API, OrganizationId), e.g. o-a1b2c3d4e5."
+            )
+        return value
+
+    def clean_org_paths(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["org_paths"].splitlines()]
+        paths = list(dict.fromkeys(line for line in lines if line))
+        bad = [path for path in paths if not trust_conditions.is_org_path(path)]
+        if bad:
+            raise forms.ValidationError(
+                f"Not an OU path: {', '.join(bad)}. Write the IDs from the organization down, "
+                "each followed by /: o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ (that OU only), add "
+                "* for the OUs below it too, or o-a1b2c3d4e5/* for the whole organization."
+            )
+        return paths
+
+    def _clean_org_condition(self, data: dict[str, Any]) -> None:
+        """Set `principal_org_id` / `principal_org_paths` from the chosen organization
+        condition, and refuse one no principal of the trusted account could meet (when the
+        portal knows where that account is in its organization)."""
+        data["principal_org_id"], data["principal_org_paths"] = "", []
+        kind = data.get("org_condition") or ORG_CONDITION_NONE
+        if data.get("trust_scope") != TrustScope.ACCOUNT or kind == ORG_CONDITION_NONE:
+            return
+        account: AwsAccount | None = data.get("trusted_account")
+        if kind == ORG_CONDITION_ORG:
+            org_id = data.get("org_id", "")
+            if not org_id:
+                if "org_id" not in self.errors:
+                    self.add_error("org_id", "Enter the organization ID (o-…).")
+                return
+            data["principal_org_id"] = org_id
+            known = account.organization_id if account is not None else ""
+            if known and known != org_id:
+                self.add_error(
+                    "org_id",
+                    f"{account} is in organization {known}, not {org_id}: no "
+                    "principal of it could ever assume the role. Choose its organization, or "
+                    "no organization condition.",
+                )
+            return
+        paths = [*data.get("org_known_paths", []), *data.get("org_paths", [])]
+        paths = list(dict.fromkeys(paths))
+        if not paths:
+            if "org_paths" not in self.errors:
+                self.add_error("org_paths", "Choose or type at least one OU path.")
+            return
+        data["principal_org_paths"] = paths
+        if account is not None and account.org_entity_path:
+            condition = trust_conditions.org_condition(org_paths=paths)
+            if not trust_conditions.org_condition_admits(
+                condition, entity_path=account.org_entity_path
+            ):
+                self.add_error(
+                    "org_paths",
+                    f"{account} is at {account.org_entity_path} ({account.ou_path or 'its OU'}), "
+                    "which none of these paths covers: no principal of it could ever assume the "
+                    "role. Add its OU, or choose no organization condition.",
+                )
 
     def clean_trusted_principal_arn(self) -> str:
         value = self.cleaned_data["trusted_principal_arn"].strip()
@@ -379,6 +533,7 @@ class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
                 "The trusted account must differ from the trusting account.",
             )
         arn = data.get("trusted_principal_arn", "")
+        data["org_condition"] = data.get("org_condition") or ORG_CONDITION_NONE
         self._refuse_unchosen_input(data)
         if data.get("trust_scope") == TrustScope.PRINCIPAL:
             if not arn and "trusted_principal_arn" not in self.errors:
@@ -405,6 +560,7 @@ class TrustedStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
                 self.add_error("external_id", "Type an external ID or generate one, not both.")
             else:
                 data["external_id"] = self.generated_external_id
+        self._clean_org_condition(data)
         return data
 
 
@@ -567,14 +723,58 @@ class PermissionsStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
         return data
 
 
-class GranteeStepForm(BootstrapMixin, forms.Form):
-    """Step 4: who in the trusted account may assume the role, through which policy."""
+def grantee_role_choices(
+    roles: list[aws.RoleInfo], *, hidden_names: set[str]
+) -> list[tuple[str, str]]:
+    """The roles a grantee may be, as (name, label) choices: path, name and the service
+    principals its trust policy allows (e.g. "ec2.amazonaws.com"). Roles AWS owns (under
+    /aws-service-role/ or /aws-reserved/) and `hidden_names` (lower-cased: the roles the
+    portal acts through) are left out."""
+    choices = []
+    for role in sorted(roles, key=lambda r: (r.path, r.name.lower())):
+        if trust_conditions.is_reserved_role_path(role.path) or role.name.lower() in hidden_names:
+            continue
+        services = trust_conditions.service_principals(role.trust_policy)
+        trusted_by = ", ".join(services) if services else "no AWS service"
+        choices.append((role.name, f"{role.path}{role.name} — trusted by {trusted_by}"))
+    return choices
 
+
+class GranteeStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
+    """Step 4: who in the trusted account may assume the role, through which policy.
+
+    With whole-account trust the grantee is an IAM user or an IAM role of the trusted account
+    (read live there when the portal manages it); with one trusted principal, that principal.
+    """
+
+    OPTION_FIELDS = {
+        "grantee_name": ("grantee_type", GranteeType.USER),
+        "grantee_role_name": ("grantee_type", GranteeType.ROLE),
+    }
+    OPTION_LABELS = dict(GranteeType.choices)
+
+    grantee_type = forms.ChoiceField(
+        label="The grantee is",
+        choices=GranteeType.choices,
+        initial=GranteeType.USER,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=(
+            "An application on EC2, ECS or Lambda runs as an IAM role: choose the role, and the "
+            "portal puts the sts:AssumeRole policy on it."
+        ),
+    )
     grantee_name = forms.CharField(
         label="Grantee IAM user", max_length=64, required=False, validators=[user_name_validator]
     )
+    grantee_role_name = forms.CharField(
+        label="Grantee IAM role", max_length=64, required=False, validators=[role_name_validator]
+    )
     user_policy_name = forms.CharField(
-        label="User policy name", max_length=128, validators=[policy_name_validator]
+        label="User policy name",
+        max_length=128,
+        validators=[policy_name_validator],
+        help_text="The inline policy put on the grantee: sts:AssumeRole on the new role only.",
     )
     grantee_profile = forms.CharField(
         label="Grantee's local AWS profile (optional)",
@@ -594,16 +794,21 @@ class GranteeStepForm(BootstrapMixin, forms.Form):
         principal_arn: str,
         role_name: str,
         lookup: LiveLookup,
+        require_mfa: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.trusted_account = trusted_account
         self.principal_arn = principal_arn
+        self.require_mfa = require_mfa
         self.user_error = ""
+        self.role_error = ""
         self.fields["user_policy_name"].initial = f"xacct-assume-{role_name}"[:128]
         managed = trusted_account is not None and trusted_account.is_managed
         if principal_arn:
             # The trust names one principal: that principal is the grantee.
+            self.OPTION_FIELDS = {}
+            del self.fields["grantee_type"], self.fields["grantee_role_name"]
             self.grantee_type, name = principal_arn.split(":", 5)[5].split("/", 1)
             self.fields["grantee_name"].initial = name.rsplit("/", 1)[-1]
             self.fields["grantee_name"].disabled = True
@@ -614,33 +819,82 @@ class GranteeStepForm(BootstrapMixin, forms.Form):
             self.grantee_type = GranteeType.USER
             if managed:
                 assert trusted_account is not None
-                try:
-                    users = lookup.user_names(trusted_account)
-                except aws.AwsError as exc:
-                    self.user_error = _aws_error_text(exc, f"list the users in {trusted_account}")
-                else:
-                    self.fields["grantee_name"] = forms.ChoiceField(
-                        label="Grantee IAM user",
-                        choices=[("", "Choose a user"), *((u, u) for u in users)],
-                        help_text=f"IAM users in {trusted_account}, read live.",
-                    )
+                self._offer_live_principals(trusted_account, lookup)
             else:
                 self.fields[
                     "grantee_name"
                 ].help_text = (
                     "Optional: the user the external administrator will attach the policy to."
                 )
+                self.fields["grantee_role_name"].help_text = (
+                    "Optional: the role the external administrator will attach the policy to "
+                    "(the hand-off kit explains role chaining)."
+                )
         self.is_managed = managed
         self._style_widgets()
 
+    def _offer_live_principals(self, account: AwsAccount, lookup: LiveLookup) -> None:
+        """Replace the typed names with the users and roles IAM lists in `account` now."""
+        try:
+            users = lookup.user_names(account)
+        except aws.AwsError as exc:
+            self.user_error = _aws_error_text(exc, f"list the users in {account}")
+        else:
+            self.fields["grantee_name"] = forms.ChoiceField(
+                label="Grantee IAM user",
+                required=False,
+                choices=[("", "Choose a user"), *((u, u) for u in users)],
+                help_text=f"IAM users in {account}, read live.",
+            )
+        try:
+            roles = lookup.roles(account)
+        except aws.AwsError as exc:
+            self.role_error = _aws_error_text(exc, f"list the roles in {account}")
+        else:
+            hidden = portal_access_role_names(account_id=account.account_id)
+            self.fields["grantee_role_name"] = forms.ChoiceField(
+                label="Grantee IAM role",
+                required=False,
+                choices=[("", "Choose a role"), *grantee_role_choices(roles, hidden_names=hidden)],
+                help_text=(
+                    f"IAM roles in {account}, read live, with the AWS services their trust "
+                    "policy lets run as them. Roles AWS owns and the portal's access role are "
+                    "not offered."
+                ),
+            )
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if self.is_managed and not self.principal_arn:
-            if self.user_error:
+        if self.principal_arn:
+            data["grantee_type"] = self.grantee_type
+            return data
+        # Not sent (an older form, or no choice shown): a user, as before roles were offered.
+        kind = data["grantee_type"] = data.get("grantee_type") or GranteeType.USER
+        self._refuse_unchosen_input(data)
+        if kind == GranteeType.ROLE:
+            if self.is_managed and self.role_error:
+                raise forms.ValidationError(self.role_error)
+            name = data.get("grantee_role_name") or ""
+            if self.is_managed and not name and "grantee_role_name" not in self.errors:
+                self.add_error("grantee_role_name", "Choose the IAM role that may assume the role.")
+            if self.require_mfa and "grantee_role_name" not in self.errors:
+                self.add_error(
+                    "grantee_role_name",
+                    "The role requires MFA, and an IAM role cannot present an MFA code: "
+                    "aws:MultiFactorAuthPresent is never true in a role's session. Go back and "
+                    "untick MFA, or choose an IAM user.",
+                )
+            data["grantee_name"] = name
+        else:
+            if self.is_managed and self.user_error:
                 raise forms.ValidationError(self.user_error)
-            if not data.get("grantee_name") and "grantee_name" not in self.errors:
+            if (
+                self.is_managed
+                and not data.get("grantee_name")
+                and "grantee_name" not in self.errors
+            ):
                 self.add_error("grantee_name", "Choose the IAM user who may assume the role.")
-        data["grantee_type"] = self.grantee_type
+        data["grantee_type"] = kind
         return data
 
 

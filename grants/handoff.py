@@ -14,6 +14,7 @@ from django.conf import settings
 
 from . import aws, policies
 from .models import Grant, GranteeType
+from .policies import trust_conditions
 
 SIGNIN_HOSTS = {
     "aws": "signin.aws.amazon.com",
@@ -41,6 +42,17 @@ class MfaSerial:
 
 
 @dataclass(frozen=True)
+class RoleSource:
+    """Where a role grantee's own credentials come from: the AWS services its trust policy
+    lets run as it (read from IAM), the AWS CLI credential_source that reads them there
+    ("" when unknown), and why it is unknown (`problem`, in words)."""
+
+    services: tuple[str, ...] = ()
+    credential_source: str = ""
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class HandoffKit:
     cli_profile: str
     cli_command: str
@@ -49,10 +61,89 @@ class HandoffKit:
     user_policy: str
     mfa: MfaSerial | None
     endpoint_url: str
+    role_source: RoleSource | None = None
+    chaining: str = ""
 
 
 def source_profile(grant: Grant) -> str:
     return grant.grantee_profile or grant.grantee_name or "default"
+
+
+def chains_roles(grant: Grant) -> bool:
+    """Whether the grantee is an IAM role, so that assuming the grant's role is role chaining."""
+    return grant.grantee_type == GranteeType.ROLE
+
+
+def session_seconds(grant: Grant) -> int:
+    """DurationSeconds for AssumeRole: the role's maximum, and never above 3600, which is the
+    most AWS allows a chained session (IAM User Guide, "Role chaining"; AssumeRole with role
+    credentials and more fails) and the portal's default for a user's session too."""
+    return min(grant.max_session_duration, trust_conditions.ROLE_CHAINING_MAX_SECONDS)
+
+
+def grantee_role_source(grant: Grant) -> RoleSource | None:
+    """For a role grantee (None otherwise): the services its trust policy names and the
+    matching AWS CLI credential_source (ec2.amazonaws.com -> Ec2InstanceMetadata,
+    ecs-tasks.amazonaws.com -> EcsContainer, lambda.amazonaws.com -> Environment).
+
+    Read live with iam:GetRole in a managed trusted account (within the request's AWS
+    deadline); an external account, a missing role or a failed read give `problem`.
+    Raises nothing.
+    """
+    if not chains_roles(grant):
+        return None
+    name = grant.grantee_name
+    if not name:
+        return RoleSource(
+            problem="No grantee role is recorded: set credential_source to where the role's "
+            "own credentials are (Ec2InstanceMetadata, EcsContainer or Environment)."
+        )
+    if not grant.trusted_is_managed:
+        return RoleSource(
+            problem=f"The portal does not manage {grant.trusted_aws_account_id} and cannot read "
+            f"which service runs as {name}: set credential_source to Ec2InstanceMetadata (EC2), "
+            "EcsContainer (ECS task) or Environment (Lambda, or credentials in the environment)."
+        )
+    assert grant.trusted_account is not None
+    try:
+        role = aws.role_get(grant.trusted_account.access(), name)
+    except aws.AwsError as exc:
+        d = exc.detail
+        return RoleSource(
+            problem=f"{name}'s trust policy could not be read ({d.service}:{d.operation} "
+            f"{d.code or d.client_error}: {d.message}): set credential_source to where the "
+            "role's own credentials are, or reload this page."
+        )
+    if role is None:
+        return RoleSource(
+            problem=f"{grant.trusted_account} has no role {name} now: the grant cannot be used "
+            "until it exists again (Check drift shows what changed)."
+        )
+    services = tuple(trust_conditions.service_principals(role.trust_policy))
+    source = trust_conditions.credential_source_for(services)
+    problem = ""
+    if not source:
+        problem = (
+            f"{name} is not run by EC2, ECS or Lambda"
+            + (f" (its trust names {', '.join(services)})" if services else "")
+            + ": set credential_source to where its own credentials are, or use a profile "
+            "holding them as source_profile."
+        )
+    return RoleSource(services=services, credential_source=source, problem=problem)
+
+
+def chaining_note(grant: Grant) -> str:
+    """For a role grantee, why its sessions of the grant's role last an hour at most ("")
+    otherwise)."""
+    if not chains_roles(grant):
+        return ""
+    return (
+        f"The grantee is the IAM role {grant.grantee_name or '(not named)'}: assuming "
+        f"{grant.role_name} with that role's credentials is role chaining, and AWS caps a "
+        "chained session at one hour (DurationSeconds at most 3600, whatever the role's "
+        f'maximum of {grant.max_session_duration} s; IAM User Guide, "Role chaining"). '
+        "The SDKs and the CLI assume it again when it expires."
+    )
 
 
 def grantee_mfa_serial(grant: Grant) -> MfaSerial | None:
@@ -114,16 +205,35 @@ def grantee_mfa_serial(grant: Grant) -> MfaSerial | None:
     return MfaSerial(serial=serials[0], others=tuple(serials[1:]))
 
 
-def cli_profile(grant: Grant, *, endpoint_url: str = "", mfa: MfaSerial | None = None) -> str:
-    """An AWS CLI/SDK config profile that assumes the role from the grantee's own profile.
+def cli_profile(
+    grant: Grant,
+    *,
+    endpoint_url: str = "",
+    mfa: MfaSerial | None = None,
+    role_source: RoleSource | None = None,
+) -> str:
+    """An AWS CLI/SDK config profile that assumes the role from the grantee's own profile,
+    or, for a role grantee without a named profile, from the credentials of the service that
+    runs as it (credential_source, from `role_source`: `grantee_role_source`'s answer).
 
     `endpoint_url` (the sandbox's) goes in the profile; `mfa` is `grantee_mfa_serial`'s answer.
     """
-    lines = [
-        f"[profile {grant.role_name}]",
-        f"role_arn = {grant.planned_role_arn}",
-        f"source_profile = {source_profile(grant)}",
-    ]
+    lines = [f"[profile {grant.role_name}]", f"role_arn = {grant.planned_role_arn}"]
+    if chains_roles(grant) and not grant.grantee_profile:
+        source = role_source.credential_source if role_source else ""
+        name = grant.grantee_name or "the grantee role"
+        if source:
+            services = ", ".join(role_source.services) if role_source else ""
+            lines.append(f"# {name}'s own credentials, where {services} runs it")
+            lines.append(f"credential_source = {source}")
+        else:
+            lines.append(
+                f"# where {name}'s own credentials are: Ec2InstanceMetadata (EC2), "
+                "EcsContainer (ECS task) or Environment (Lambda)"
+            )
+            lines.append("credential_source = Environment")
+    else:
+        lines.append(f"source_profile = {source_profile(grant)}")
     if grant.external_id:
         lines.append(f"external_id = {grant.external_id}")
     if grant.require_mfa:
@@ -131,8 +241,10 @@ def cli_profile(grant: Grant, *, endpoint_url: str = "", mfa: MfaSerial | None =
             lines.append(f"mfa_serial = {mfa.serial}")
         else:
             lines.append("# mfa_serial = <the ARN of the grantee's MFA device>: see the kit's note")
+    if chains_roles(grant):
+        lines.append("# role chaining: AWS allows at most 3600 seconds")
     lines += [
-        f"duration_seconds = {min(grant.max_session_duration, 3600)}",
+        f"duration_seconds = {session_seconds(grant)}",
         f"region = {grant.region}",
     ]
     if endpoint_url:
@@ -173,20 +285,38 @@ def boto3_snippet(grant: Grant, *, endpoint_url: str = "", mfa: MfaSerial | None
         endpoint_line = f"ENDPOINT_URL = {json.dumps(endpoint_url)}  # the portal's AWS endpoint\n"
         endpoint_arg = ", endpoint_url=ENDPOINT_URL"
         sqs_endpoint = "        endpoint_url=ENDPOINT_URL,\n"
+    if chains_roles(grant) and not grant.grantee_profile:
+        source_line = ""
+        session_line = (
+            f"    # {grant.grantee_name or 'The grantee role'}'s own credentials, found by the "
+            "default chain\n"
+            "    # (instance metadata on EC2, the container on ECS, the environment on Lambda)\n"
+            "    session = boto3.Session()"
+        )
+    else:
+        source_line = (
+            f"SOURCE_PROFILE = {json.dumps(source_profile(grant))}  # the grantee's own "
+            "credentials\n"
+        )
+        session_line = "    session = boto3.Session(profile_name=SOURCE_PROFILE)"
+    duration_comment = (
+        "        # role chaining: at most 3600 seconds (IAM User Guide, Role chaining)\n"
+        if chains_roles(grant)
+        else ""
+    )
     return f"""import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 ROLE_ARN = {json.dumps(grant.planned_role_arn)}
 REGION = {json.dumps(grant.region)}
-SOURCE_PROFILE = {json.dumps(source_profile(grant))}  # the grantee's own credentials
-{endpoint_line}{stop}
+{source_line}{endpoint_line}{stop}
 try:
-    session = boto3.Session(profile_name=SOURCE_PROFILE)
+{session_line}
     sts = session.client("sts", region_name=REGION{endpoint_arg})
     credentials = sts.assume_role(
         RoleArn=ROLE_ARN,
         RoleSessionName="cross-account-app",
-        DurationSeconds={min(grant.max_session_duration, 3600)}{extra},
+{duration_comment}        DurationSeconds={session_seconds(grant)}{extra},
     )["Credentials"]
     sqs = boto3.client(
         "sqs",
@@ -214,18 +344,22 @@ except BotoCoreError as error:
 
 def handoff_kit(*, grant: Grant) -> HandoffKit:
     """The whole kit for `grant`: reads the grantee's MFA devices when the role requires MFA
-    (one gateway call, within the request's AWS deadline) and carries the portal's AWS
-    endpoint (settings.AWS_ENDPOINT_URL: the sandbox's) when one is set. Raises nothing."""
+    and, for a role grantee without a named profile, that role's trust policy (one gateway
+    call each, within the request's AWS deadline), and carries the portal's AWS endpoint
+    (settings.AWS_ENDPOINT_URL: the sandbox's) when one is set. Raises nothing."""
     endpoint_url = settings.AWS_ENDPOINT_URL
     mfa = grantee_mfa_serial(grant)
+    role_source = grantee_role_source(grant) if not grant.grantee_profile else None
     return HandoffKit(
-        cli_profile=cli_profile(grant, endpoint_url=endpoint_url, mfa=mfa),
+        cli_profile=cli_profile(grant, endpoint_url=endpoint_url, mfa=mfa, role_source=role_source),
         cli_command=cli_command(grant, endpoint_url=endpoint_url),
         boto3=boto3_snippet(grant, endpoint_url=endpoint_url, mfa=mfa),
         switch_role=switch_role_link(grant),
         user_policy=user_policy_json(grant),
         mfa=mfa,
         endpoint_url=endpoint_url,
+        role_source=role_source,
+        chaining=chaining_note(grant),
     )
 
 
@@ -250,7 +384,7 @@ def switch_role_link(grant: Grant) -> SwitchRoleLink:
         problems.append(
             f"Path and role name are {len(role)} characters; the console accepts 64 at most."
         )
-    if grant.grantee_type == "role":
+    if chains_roles(grant):
         problems.append("Switching roles in the console starts from a user or federated session.")
     url = f"https://{SIGNIN_HOSTS.get(partition, SIGNIN_HOSTS['aws'])}/switchrole?{query}"
     return SwitchRoleLink(url=url, problems=tuple(problems))

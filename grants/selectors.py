@@ -58,6 +58,10 @@ class LiveLookup:
     def role_names(self, account: AwsAccount) -> list[str]:
         return self._get(("roles", account.access()), lambda: aws.role_names(account.access()))
 
+    def roles(self, account: AwsAccount) -> list[aws.RoleInfo]:
+        """Every role of the account with its trust policy (iam:ListRoles, all pages)."""
+        return self._get(("role-list", account.access()), lambda: aws.roles(account.access()))
+
     def principal_arn(self, account: AwsAccount, principal_type: str, name: str) -> str | None:
         """The ARN of IAM user or role `name` in the account, None when it does not exist."""
         return self._get(

@@ -816,6 +816,7 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
                 "principal_arn": trusted.get("trusted_principal_arn", ""),
                 "role_name": self.cleaned("role").get("role_name", ""),
                 "lookup": self.lookup,
+                "require_mfa": bool(trusted.get("require_mfa")),
             }
         return {"draft": self.draft()}
 
@@ -836,6 +837,8 @@ class GrantWizard(PermissionRequiredMixin, SessionWizardView):
             trusted_principal_arn=trusted["trusted_principal_arn"],
             external_id=trusted["external_id"],
             require_mfa=trusted["require_mfa"],
+            principal_org_id=trusted.get("principal_org_id", ""),
+            principal_org_paths=trusted.get("principal_org_paths", []),
             permission_set=permissions["permission_set"],
             region=permissions["region"],
             max_session_duration=permissions["max_session_duration"],

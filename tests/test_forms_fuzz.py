@@ -46,9 +46,12 @@ class FakeLookup(LiveLookup):
             raise aws.AwsError(
                 aws.AwsErrorDetail(service="iam", operation="ListRoles", message="denied")
             )
-        return {"queues": ["orders", "orders-dlq"], "users": ["hoge-app"], "roles": ["Admin"]}[
-            key[0]
-        ]
+        return {
+            "queues": ["orders", "orders-dlq"],
+            "users": ["hoge-app"],
+            "roles": ["Admin"],
+            "role-list": [],
+        }[key[0]]
 
 
 def assert_validates(form: Any) -> None:

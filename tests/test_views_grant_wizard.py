@@ -520,3 +520,162 @@ def test_back_keeps_what_was_typed_on_the_step_left(user_client, aws_world, piyo
     assert again.context["wizard"]["steps"].current == "permissions"
     assert "arn:aws:iam::aws:policy/Typed" in body
     assert shown_fields(again)["custom_policy_arns"]
+
+
+# --- organization conditions and role grantees (issue 14) ------------------------------------
+
+ORG = "o-a1b2c3d4e5"
+PROD_PATH = f"{ORG}/r-ab12/ou-ab12-11111111/"
+DEV_PATH = f"{ORG}/r-ab12/ou-ab12-33333333/"
+APP_ROLE = "hoge-app-role"
+
+
+def in_organization(account, entity_path: str, ou_path: str) -> None:  # type: ignore[no-untyped-def]
+    account.organization_id, account.org_entity_path, account.ou_path = ORG, entity_path, ou_path
+    account.save()
+
+
+def ensure_app_role(hoge, service: str = "ec2.amazonaws.com") -> None:  # type: ignore[no-untyped-def]
+    """hoge's application role, trusted by `service` (the sandbox seeds it; made here if not)."""
+    if aws.role_get(hoge.access(), APP_ROLE) is not None:
+        return
+    aws.gateway().client(hoge.access(), "iam").create_role(
+        RoleName=APP_ROLE,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": service},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+
+
+def walk_with(client, piyo, hoge, trusted: dict[str, Any], grantee: dict[str, Any]):  # type: ignore[no-untyped-def]
+    client.get(URL)
+    for name, data in (
+        ("role", role_step(piyo)),
+        ("trusted", trusted_step(hoge, **trusted)),
+        ("permissions", permissions_step()),
+        ("grantee", {"user_policy_name": "xacct-assume", **grantee}),
+    ):
+        response = step(client, name, data)
+        assert not response.context["form"].errors, (name, response.context["form"].errors)
+    assert response.context["wizard"]["steps"].current == "review"
+    return response
+
+
+def test_a_role_grantee_in_my_organization_is_provisioned_end_to_end(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    in_organization(piyo, PROD_PATH, "Root/Workloads/Prod")
+    in_organization(hoge, DEV_PATH, "Root/Workloads/Dev")
+    ensure_app_role(hoge)
+    user_client.get(URL)
+    trusted_page = step(user_client, "role", role_step(piyo))
+    assert trusted_page.context["form"].fields["org_id"].initial == ORG  # prefilled
+    review = walk_with(
+        user_client,
+        piyo,
+        hoge,
+        {"org_condition": "org", "org_id": ORG},
+        {"grantee_type": "role", "grantee_role_name": APP_ROLE},
+    )
+    body = review.content.decode()
+    draft = review.context["draft"]
+    assert draft.trust_policy["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": ORG}
+    }
+    assert f"member of organization {ORG} can assume the role" in body
+    assert f"IAM role {APP_ROLE}" in body
+    assert "PutRolePolicy xacct-assume on role hoge-app-role" in body
+
+    response = step(user_client, "review", {})
+    grant = Grant.objects.get()
+    assert response.url == grant.get_absolute_url()
+    assert (grant.status, grant.grantee_type, grant.grantee_name) == (
+        GrantStatus.ACTIVE,
+        "role",
+        APP_ROLE,
+    )
+    # The role's inline policy in hoge allows sts:AssumeRole on exactly the new role.
+    inline = aws.role_inline_policy(hoge.access(), role_name=APP_ROLE, policy_name="xacct-assume")
+    assert inline == grant.user_policy
+    assert inline["Statement"][0]["Resource"] == "arn:aws:iam::111122223333:role/piyo-sqs"
+    live = aws.role_get(piyo.access(), "piyo-sqs")
+    assert live is not None
+    assert live.trust_policy["Statement"][0]["Condition"]["StringEquals"] == {
+        "aws:PrincipalOrgID": ORG
+    }
+    page = user_client.get(grant.get_absolute_url()).content.decode()
+    assert 'data-testid="trust-org-condition"' in page
+    assert "credential_source = Ec2InstanceMetadata" in page
+    assert "role chaining" in page
+
+
+def test_the_review_explains_ou_paths_with_their_names(user_client, aws_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    in_organization(piyo, PROD_PATH, "Root/Workloads/Prod")
+    in_organization(hoge, DEV_PATH, "Root/Workloads/Dev")
+    review = walk_with(
+        user_client,
+        piyo,
+        hoge,
+        {"org_condition": "paths", "org_known_paths": [f"{DEV_PATH}*"]},
+        {"grantee_name": sandbox.GRANTEE_USER},
+    )
+    condition = review.context["draft"].trust_policy["Statement"][0]["Condition"]
+    assert condition == {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": f"{DEV_PATH}*"}}
+    body = review.content.decode()
+    assert "OU ou-ab12-33333333 (Root/Workloads/Dev) or any OU below it" in body
+
+
+def test_paths_leaving_out_the_trusted_account_stop_the_trust_step(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    in_organization(piyo, PROD_PATH, "Root/Workloads/Prod")
+    in_organization(hoge, DEV_PATH, "Root/Workloads/Dev")
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    data = trusted_step(hoge, org_condition="paths", org_known_paths=[f"{PROD_PATH}*"])
+    response = step(user_client, "trusted", data)
+    assert response.context["wizard"]["steps"].current == "trusted"
+    assert "which none of these paths covers" in response.content.decode()
+
+
+def test_show_fields_reveals_the_organization_id_without_javascript(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    user_client.get(URL)
+    first = step(user_client, "role", role_step(piyo))
+    assert first.context["wizard"]["steps"].current == "trusted"
+    assert not shown_fields(first)["org_id"]
+    payload = {
+        "grant_wizard-current_step": "trusted",
+        "wizard_show_fields": "org_condition",
+        "trusted-trusted_account": hoge.pk,
+        "trusted-trust_scope": "account",
+        "trusted-org_condition": "org",
+    }
+    shown = shown_fields(user_client.post(URL, payload))
+    assert shown["org_id"] and not shown["org_paths"]
+
+
+def test_the_grantee_step_lists_roles_live_with_their_services(
+    user_client, aws_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    ensure_app_role(hoge, service="ecs-tasks.amazonaws.com")
+    user_client.get(URL)
+    step(user_client, "role", role_step(piyo))
+    step(user_client, "trusted", trusted_step(hoge))
+    response = step(user_client, "permissions", permissions_step())
+    choices = dict(response.context["form"].fields["grantee_role_name"].choices)
+    assert APP_ROLE in choices
+    assert "trusted by ecs-tasks.amazonaws.com" in choices[APP_ROLE] or (
+        "trusted by ec2.amazonaws.com" in choices[APP_ROLE]  # the sandbox's own seed
+    )
+    assert hoge.hub_role_name not in choices  # the portal's access role is never offered

@@ -12,11 +12,15 @@
           (input.checked && group.dataset.holdsInput !== undefined)
         : input.value.trim() !== "",
     );
+  // Groups come in page order, so a control's own group (a choice shown only for another
+  // choice, e.g. the organization condition under whole-account trust) is settled first.
   const update = () => {
     for (const group of groups()) {
       const name = group.dataset.optionControl;
       const chosen = document.querySelector(`input[name="${CSS.escape(name)}"]:checked`);
-      const shown = chosen !== null && chosen.value === group.dataset.option;
+      const parent = chosen === null ? null : chosen.closest("[data-option-control]");
+      const shown =
+        chosen !== null && chosen.value === group.dataset.option && !(parent && parent.hidden);
       group.hidden = !shown && !keep(group);
     }
   };
