@@ -288,3 +288,53 @@ def test_ou_prefixes_lists_every_ancestor() -> None:
         "Root/Workloads",
         "Root/Workloads/Prod",
     ]
+
+
+@pytest.fixture
+def hung_aws(settings, monkeypatch: pytest.MonkeyPatch, hung_endpoint: str):  # type: ignore[no-untyped-def]
+    """The portal pointed at an endpoint on 127.0.0.1 that never answers."""
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings.AWS_ENDPOINT_URL = hung_endpoint
+    aws.reset()
+    yield hung_endpoint
+    aws.reset()
+
+
+def ten_accounts() -> None:
+    for i in range(10):
+        make_account(account_id=f"10000000000{i}", name=f"member-{i}")
+
+
+def test_hung_accounts_are_read_concurrently_each_within_its_deadline(
+    hung_aws, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    ten_accounts()
+    monkeypatch.setattr(discovery_runs, "ACCOUNT_DEADLINE_SECONDS", 0.5)
+    started = time.monotonic()
+    run = run_now(django_capture_on_commit_callbacks)
+    seconds = time.monotonic() - started
+    # 10 accounts, 8 at a time, 0.5 s each: two rounds, not ten.
+    assert seconds < 3.5, seconds
+    assert run.finished_at is not None
+    details = [row.error_detail for row in run.accounts.all()]
+    assert len(details) == 10
+    assert all(d is not None and d.client_error == "DeadlineExceeded" for d in details), details
+
+
+def test_without_concurrency_the_same_run_takes_a_deadline_per_account(
+    hung_aws, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """The control for the test above: one account at a time."""
+    import time
+
+    ten_accounts()
+    monkeypatch.setattr(discovery_runs, "ACCOUNT_DEADLINE_SECONDS", 0.5)
+    monkeypatch.setattr(discovery_runs, "CONCURRENCY", 1)
+    started = time.monotonic()
+    run_now(django_capture_on_commit_callbacks)
+    assert time.monotonic() - started >= 4.5

@@ -18,7 +18,7 @@ from grants.models import (
 )
 from grants.services import authz
 
-from .test_services_discovery_org import estate  # noqa: F401  (the fixture)
+from .test_services_discovery_org import estate, hung_aws  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -264,3 +264,47 @@ def test_the_home_page_lists_runs_and_the_nav_links_to_it(user_client, ran) -> N
     assert f'href="{ran.get_absolute_url()}"' in body
     assert "Discover across all accounts" in body
     assert f'href="{reverse("discovery_home")}">Discovery</a>' in body
+
+
+@pytest.mark.django_db(transaction=True)  # the task runs on commit, inside the request
+def test_a_run_inside_the_request_ends_by_the_request_deadline(
+    user_client,
+    hung_aws,  # noqa: F811
+    settings,
+) -> None:  # type: ignore[no-untyped-def]
+    """With the immediate task backend the run happens in the POST: the request's AWS
+    deadline bounds it, and each account unread by then says so."""
+    import time
+
+    from .conftest import make_account
+
+    for i in range(3):
+        make_account(account_id=f"20000000000{i}", name=f"member-{i}")
+    settings.XACCT_REQUEST_AWS_DEADLINE_SECONDS = 1.5
+    started = time.monotonic()
+    response = user_client.post(reverse("discovery_home"))
+    assert time.monotonic() - started < 4
+    body = user_client.get(response["Location"]).content.decode()
+    assert body.count('data-state="failed"') == 3
+    assert "did not answer within 1.5 s" in body
+
+
+@pytest.mark.django_db(transaction=True)  # db_worker closes the connection it used
+def test_with_the_database_backend_a_worker_reads_the_accounts_and_the_page_follows(
+    user_client,
+    estate,  # noqa: F811
+    task_queue,
+) -> None:  # type: ignore[no-untyped-def]
+    response = user_client.post(reverse("discovery_home"))
+    run = DiscoveryRun.objects.get()
+    assert run.task_id
+    waiting = user_client.get(response["Location"]).content.decode()
+    assert "0 of 5 accounts done" not in waiting  # two were skipped at once
+    assert "2 of 5 accounts done" in waiting
+    assert 'hx-trigger="every 1s"' in waiting
+    task_queue.run()
+    run.refresh_from_db()
+    assert run.finished_at is not None
+    done = user_client.get(response["Location"]).content.decode()
+    assert "legacy-reader" in rows(done)
+    assert "Finished: 2 accounts read, <strong>1 failed</strong>, 2 skipped." in done
