@@ -270,3 +270,20 @@ def test_a_dispatch_run_twice_sends_once(
         alert = fail(grant)
     assert services.alert_dispatch(alert_id=alert.pk, attempt=1) is None
     assert len(received(smtp)) == 2
+
+
+def test_the_dispatch_hands_the_alert_to_the_webhooks_once(
+    piyo, hoge, task_queue, mailoutbox
+) -> None:  # type: ignore[no-untyped-def]
+    from alerts.models import WebhookDelivery
+    from alerts.webhooks import webhook_create
+
+    webhook, _secret = webhook_create(actor=None, name="ops", url="http://127.0.0.1:9/hook")
+    grant = saved_grant(piyo, hoge)
+    alert = fail(grant)
+    services.alert_dispatch(alert_id=alert.pk, attempt=1)
+    services.alert_dispatch(alert_id=alert.pk, attempt=1)  # the task run twice
+    assert list(WebhookDelivery.objects.values_list("webhook", "alert")) == [(webhook.pk, alert.pk)]
+    # Two owners, one message each, not one message to both.
+    assert sorted(m.to[0] for m in mailoutbox) == ["hoge@example.com", "piyo@example.com"]
+    assert all(len(m.to) == 1 and not m.cc and not m.bcc for m in mailoutbox)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from alerts import mailbox
 from alerts.models import Alert, AlertKind, Subscription, SubscriptionScope
 
+from . import test_http_fuzz as http_fuzz
+from .test_http_fuzz import FUZZ, assert_answered, checkbox, integers, text
+
+fuzz_client = http_fuzz.fuzz_client  # the HTTP fuzz's logged-in superuser, tasks queued
+
 pytestmark = pytest.mark.django_db
+
+FUZZ_SETTINGS = hypothesis_settings(FUZZ, max_examples=150)
 
 
 def make_alert(n: int, kind: str = AlertKind.GRANT_FAILING, **fields: object) -> Alert:
@@ -170,3 +181,27 @@ def test_a_mail_id_that_is_not_one_is_a_404(user_client, sandbox_mail, settings)
     settings.AWS_SANDBOX = True
     for bad in ("..%2F..%2Fsettings", "20260101T000000000000-" + "z" * 32, "x"):
         assert user_client.get(f"/sandbox/mail/{bad}/").status_code == 404
+
+
+# -- no input gets a 5xx -------------------------------------------------------------------
+
+
+@FUZZ_SETTINGS
+@given(
+    scope=st.one_of(st.sampled_from(["all", "mine", "account", ""]), text),
+    account=st.one_of(integers, text),
+    failures_only=checkbox,
+)
+def test_no_subscription_post_gets_a_5xx(fuzz_client, scope, account, failures_only) -> None:  # type: ignore[no-untyped-def]
+    data = {"scope": scope, "account": account, "failures_only": failures_only}
+    assert_answered(fuzz_client.post(reverse("alert_settings"), data))
+
+
+@FUZZ_SETTINGS
+@given(kind=text, page=st.one_of(integers, text), message_id=text)
+def test_no_alert_list_query_or_mail_id_gets_a_5xx(  # type: ignore[no-untyped-def]
+    fuzz_client, settings, kind, page, message_id
+) -> None:
+    settings.AWS_SANDBOX = True
+    assert_answered(fuzz_client.get(reverse("alert_list"), {"kind": kind, "page": page}))
+    assert_answered(fuzz_client.get("/sandbox/mail/" + quote(message_id, safe="") + "/"))
