@@ -1,8 +1,10 @@
-"""In Chromium: discovery results survive reload and Back; an import is completed."""
+"""In Chromium: discovery results survive reload and Back; an import is completed;
+discovery across all accounts runs on the worker, filters, and imports a confirmed batch."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -98,3 +100,35 @@ def test_an_imported_grant_is_completed_from_its_page(
     # The one refused form answers 400 (Chromium logs it); nothing else went wrong.
     errors = page.console_errors  # type: ignore[attr-defined]
     assert len(errors) == 1 and "status of 400" in errors[0], errors
+
+
+def test_discovery_across_all_accounts_runs_on_the_worker_and_imports_a_batch(
+    page: Page, running_portal_with_worker: RunningPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal = running_portal_with_worker
+    make_legacy_role(portal, monkeypatch, "legacy-org")
+    log_in(page, portal)
+    page.locator("#nav").get_by_role("link", name="Discovery").click()
+    page.get_by_role("button", name="Discover across all accounts").click()
+    expect(page).to_have_url(re.compile(r"/discovery/\d+/$"))
+    # The worker reads the accounts; htmx follows, then reloads the page with the results.
+    expect(page.get_by_test_id("discovery-summary")).to_contain_text("Finished:", timeout=60_000)
+    row = page.locator('tr[data-finding="legacy-org"]')
+    expect(row).to_be_visible(timeout=20_000)
+    expect(row.get_by_test_id("risk-level")).to_have_text("High")
+    expect(row).to_contain_text("arn:aws:iam::444455556666:root")
+    assert axe_serious_violations(page) == []
+
+    page.get_by_label("Risk").select_option("high")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"risk=high"))
+    expect(page.locator('tr[data-risk="low"]')).to_have_count(0)
+    page.get_by_label("Select legacy-org in 111122223333").check()
+    page.get_by_role("button", name="Import selected…").click()
+    expect(page.get_by_role("heading", name="Import 1 role as grants?")).to_be_visible()
+    assert axe_serious_violations(page) == []
+    page.get_by_role("button", name="Import 1 role").click()
+    expect(page.get_by_text("Imported 1 role as grants")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"risk=high"))
+    expect(row.get_by_test_id("already-grant")).to_be_visible()
+    assert page.console_errors == []  # type: ignore[attr-defined]
