@@ -7,9 +7,12 @@ template. No database access here: `grants.selectors.access_map_data` feeds it.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from django.utils.safestring import SafeString, mark_safe
 
 # Worst first: a pair's arrow takes the colour of its worst grant.
 HEALTHS: tuple[str, ...] = ("failing", "unverified", "expiring", "passing")
@@ -75,6 +78,7 @@ class MapNode:
     label_x: float = 0.0
     label_y: float = 0.0
     label_anchor: str = "start"
+    href: str = ""  # the grant list filtered to this account (unescaped)
 
     @property
     def registered(self) -> bool:
@@ -103,6 +107,7 @@ class MapEdge:
     label_x: float = 0.0
     label_y: float = 0.0
     width: float = 1.5
+    href: str = ""  # the grant list filtered to this pair (unescaped)
 
     @property
     def total(self) -> int:
@@ -130,9 +135,9 @@ class MapEdge:
         ]
 
     @property
-    def cells(self) -> list[tuple[str, int]]:
-        """(health, count) for every health, worst first, zeros included (the table)."""
-        return [(h, self.counts.get(h, 0)) for h in HEALTHS]
+    def cells(self) -> list[tuple[str, int, str]]:
+        """(health, count, href) for every health, worst first, zeros included (the table)."""
+        return [(h, self.counts.get(h, 0), f"{self.href}&health={h}") for h in HEALTHS]
 
     @property
     def summary(self) -> str:
@@ -148,6 +153,12 @@ class AccessMap:
     height: float
     nodes: list[MapNode] = field(default_factory=list)
     edges: list[MapEdge] = field(default_factory=list)
+    list_url: str = "/grants/"
+
+    @property
+    def svg(self) -> SafeString:
+        """The map as inline SVG markup (see render_svg), safe to insert in a template."""
+        return mark_safe(render_svg(self))  # every record's text is escaped by render_svg
 
     @property
     def grant_count(self) -> int:
@@ -174,11 +185,14 @@ def _node_order(node: MapNode) -> tuple[int, str, str, str]:
     return (0 if node.ou_path else 1, node.ou_path.lower(), node.name.lower(), node.account_id)
 
 
-def build_access_map(*, accounts: Iterable[AccountRow], pairs: Iterable[PairRow]) -> AccessMap:
+def build_access_map(
+    *, accounts: Iterable[AccountRow], pairs: Iterable[PairRow], list_url: str = "/grants/"
+) -> AccessMap:
     """Lay out the map: a ring of accounts (deterministic), one curved arrow per pair.
 
     In: every registered account and the live-grant counts per (trusting, trusted)
-    pair. Out: an AccessMap in SVG user units (px). Pairs whose trusting and trusted
+    pair, and the grant list's URL path the arrows and accounts link to. Out: an
+    AccessMap in SVG user units (px). Pairs whose trusting and trusted
     account are the same are left out (a role trusting its own account is not
     cross-account access); pairs with no grant are left out. Raises nothing.
     """
@@ -218,7 +232,16 @@ def build_access_map(*, accounts: Iterable[AccountRow], pairs: Iterable[PairRow]
     placed: list[tuple[float, float, float, float]] = []
     for edge in edges:
         _route_edge(edge, placed)
-    return AccessMap(width=2 * centre, height=2 * centre, nodes=ordered, edges=edges)
+        edge.href = f"{list_url}?trusting={edge.trusting.pk}&trusted={edge.trusted.account_id}"
+    for node in ordered:
+        node.href = (
+            f"{list_url}?account={node.pk}"
+            if node.registered
+            else f"{list_url}?trusted={node.account_id}"
+        )
+    return AccessMap(
+        width=2 * centre, height=2 * centre, nodes=ordered, edges=edges, list_url=list_url
+    )
 
 
 def _place_nodes(nodes: Sequence[MapNode], *, centre: float, ring: float) -> None:
@@ -282,3 +305,106 @@ def _towards(x: float, y: float, tx: float, ty: float, distance: float) -> tuple
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+# --- SVG ------------------------------------------------------------------------------
+# Written here rather than in a template: 200 grants make a few hundred elements, and
+# string building is about ten times faster than the template engine for them. Every
+# text that comes from a record goes through _e (HTML/XML escaping, quotes included).
+# Colours and sizes are presentation attributes, not style attributes (the CSP allows
+# no inline style).
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _n(value: float) -> str:
+    """A coordinate as SVG wants it, whatever the locale: 12.5, 300."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def render_svg(built: AccessMap) -> str:
+    """The map as one <svg> element (inline in HTML, or a standalone SVG document).
+
+    In: a built AccessMap. Out: SVG markup with a
+    <title> and <desc>, one link per arrow and per account (keyboard-focusable,
+    each with an accessible name), arrowheads per health. Raises nothing.
+    """
+    nodes, edges = built.nodes, built.edges
+    legend = ", ".join(f"{s} {label} {n}" for _, label, s, _, n in built.legend)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="xmap" '
+        f'viewBox="0 0 {built.width:.0f} {built.height:.0f}" width="{built.width:.0f}" '
+        f'height="{built.height:.0f}" role="group" aria-labelledby="xmap-title xmap-desc" '
+        f'data-testid="access-map-svg" font-family="{_e(FONT)}" font-size="12">',
+        f'<title id="xmap-title">Access map: {len(nodes)} account{"" if len(nodes) == 1 else "s"}'
+        f", {built.grant_count} live grant{'' if built.grant_count == 1 else 's'}</title>",
+        '<desc id="xmap-desc">Each arrow points from the trusted account to the trusting '
+        "account and stands for all live grants between them, coloured by the worst: "
+        f"{_e(legend)}. Each arrow and account links to its grants.</desc>",
+        "<defs>",
+    ]
+    for health in HEALTHS:
+        out.append(
+            f'<marker id="xmap-arrow-{health}" viewBox="0 0 10 10" refX="9" refY="5" '
+            'markerWidth="5" markerHeight="5" markerUnits="strokeWidth" '
+            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+            f'fill="{HEALTH_COLOURS[health]}"/></marker>'
+        )
+    out.append('</defs>\n<g class="xmap-edges">')
+    for edge in edges:
+        href = _e(edge.href)
+        name = f"{edge.trusted.display} to {edge.trusting.display}: {edge.summary}"
+        out.append(
+            f'<a href="{href}" class="xmap-edge" data-health="{edge.worst}" '
+            f'data-trusted="{_e(edge.trusted.account_id)}" '
+            f'data-trusting="{_e(edge.trusting.account_id)}" '
+            f'aria-label="{_e(name)}"><title>{_e(name.replace(" to ", " → ", 1))}</title>'
+            f'<path d="{edge.path}" fill="none" stroke="{edge.colour}" '
+            f'stroke-opacity="{edge.opacity}" stroke-width="{_n(edge.width)}" '
+            f'marker-end="url(#xmap-arrow-{edge.worst})"/>'
+            f'<path d="{edge.path}" fill="none" stroke="transparent" stroke-width="12" '
+            'class="xmap-hit"/></a>'
+        )
+    out.append('</g>\n<g class="xmap-labels">')
+    for edge in edges:
+        counts = "".join(
+            f'<tspan fill="{colour}">{" " if i else ""}{symbol}{n}</tspan>'
+            for i, (_, n, _, symbol, colour) in enumerate(edge.parts)
+        )
+        out.append(
+            f'<a href="{_e(edge.href)}" tabindex="-1" aria-hidden="true">'
+            f'<text x="{_n(edge.label_x)}" y="{_n(edge.label_y)}" text-anchor="middle" '
+            'dominant-baseline="middle" font-size="11" font-weight="600" stroke="#fff" '
+            f'stroke-width="3" paint-order="stroke" class="xmap-count">{counts}</text></a>'
+        )
+    out.append('</g>\n<g class="xmap-nodes">')
+    for node in nodes:
+        ou = f" (OU {node.ou_path})" if node.ou_path else ""
+        if node.registered:
+            name = f"{node.short_name} {node.account_id}: its grants{ou}"
+            title = f"{node.display}{' · ' + node.ou_path if node.ou_path else ''}"
+            fill, dash = "#e7f1ff", ""
+            second = (
+                f' <tspan x="{_n(node.label_x)}" dy="13" font-size="10" '
+                f'fill="#495057">{_e(node.account_id)}</tspan>'
+            )
+        else:
+            name = f"{node.short_name} (not registered): its grants"
+            title = f"{node.display} (not registered)"
+            fill, dash, second = "#ffffff", ' stroke-dasharray="4 3"', ""
+        out.append(
+            f'<a href="{_e(node.href)}" class="xmap-node" '
+            f'data-account="{_e(node.account_id)}" aria-label="{_e(name)}">'
+            f"<title>{_e(title)}</title>"
+            f'<circle cx="{_n(node.x)}" cy="{_n(node.y)}" r="{_n(NODE_RADIUS)}" fill="{fill}" '
+            f'stroke="#0a58ca" stroke-width="2"{dash}/>'
+            f'<text x="{_n(node.label_x)}" y="{_n(node.label_y)}" '
+            f'text-anchor="{node.label_anchor}" fill="#212529">{_e(node.short_name)}{second}'
+            "</text></a>"
+        )
+    out.append("</g>\n</svg>")
+    return "\n".join(out)

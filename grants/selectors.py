@@ -9,8 +9,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Case, Count, IntegerField, Min, Q, Value, When
+from django.urls import reverse
 from django.utils import timezone
 
 from . import access_map, aws
@@ -193,7 +193,9 @@ def access_map_data(*, now: datetime | None = None) -> access_map.AccessMap:
         )
         for row in rows
     ]
-    return access_map.build_access_map(accounts=accounts, pairs=pairs)
+    return access_map.build_access_map(
+        accounts=accounts, pairs=pairs, list_url=reverse("grant_list")
+    )
 
 
 @dataclass(frozen=True)
@@ -256,16 +258,24 @@ def verification_daily_counts(*, days: int = DAILY_DAYS) -> list[DayCount]:
     """Passes and failures per day over the last `days` days, today included, oldest first.
 
     Days are in the portal's current time zone (settings.TIME_ZONE); a day with no
-    verification is there with zeros. One query (GROUP BY the local date).
+    verification is there with zeros. One query: each day's bounds are computed here
+    (midnight to midnight local time, so a 23- or 25-hour DST day counts right) and
+    the database groups by the day a CASE puts each row in (on the started_at index).
     """
     tz = timezone.get_current_timezone()
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    start = datetime.combine(first, time.min, tzinfo=tz)
+    bounds = [
+        datetime.combine(first + timedelta(days=n), time.min, tzinfo=tz) for n in range(days + 1)
+    ]
+    day_of = Case(
+        *[When(started_at__lt=bounds[n + 1], then=Value(n)) for n in range(days)],
+        output_field=IntegerField(),
+    )
     rows = (
-        Verification.objects.filter(started_at__gte=start)
+        Verification.objects.filter(started_at__gte=bounds[0], started_at__lt=bounds[-1])
         .order_by()
-        .annotate(day=TruncDate("started_at", tzinfo=tz))
+        .annotate(day=day_of)
         .values("day")
         .annotate(
             passed=Count("pk", filter=Q(outcome__in=VerificationOutcome.passing())),
@@ -277,7 +287,7 @@ def verification_daily_counts(*, days: int = DAILY_DAYS) -> list[DayCount]:
     counts = []
     for offset in range(days):
         day = first + timedelta(days=offset)
-        row = by_day.get(day, {})
+        row = by_day.get(offset, {})
         counts.append(
             DayCount(
                 day=day,

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from grants import access_map, history_chart, selectors
-from grants.access_map import AccountRow, PairRow, build_access_map
+from grants.access_map import AccountRow, PairRow, build_access_map, render_svg
 from grants.models import AwsAccount, Grant, GrantStatus, Verification, VerificationOutcome
 
 _names = itertools.count()
@@ -74,7 +74,14 @@ def test_an_arrow_takes_the_colour_of_its_worst_grant_and_counts_each_health() -
     assert edge.colour == access_map.HEALTH_COLOURS["failing"]
     assert edge.total == 8
     assert edge.summary == "1 failing, 2 expiring, 5 passing"
-    assert edge.cells == [("failing", 1), ("unverified", 0), ("expiring", 2), ("passing", 5)]
+    pair_url = "/grants/?trusting=1&trusted=000000000002"
+    assert edge.href == pair_url
+    assert edge.cells == [
+        ("failing", 1, f"{pair_url}&health=failing"),
+        ("unverified", 0, f"{pair_url}&health=unverified"),
+        ("expiring", 2, f"{pair_url}&health=expiring"),
+        ("passing", 5, f"{pair_url}&health=passing"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -189,6 +196,24 @@ def test_an_empty_map_has_no_edges_and_keeps_its_accounts() -> None:
     built = build_access_map(accounts=[account(1, "piyo")], pairs=[])
     assert built.edges == [] and built.grant_count == 0
     assert [n.name for n in built.nodes] == ["piyo"]
+
+
+def test_the_svg_escapes_what_records_hold_and_has_no_style_attribute() -> None:
+    hostile = '<script>alert("x")</script> & "quoted"'
+    built = build_access_map(
+        accounts=[account(1, hostile, ou_path='Root/"Prod"'), account(2, "hoge")],
+        pairs=[pair(1, 2, failing=1)],
+        list_url="/portal/grants/",
+    )
+    svg = render_svg(built)
+    assert "<script" not in svg and 'alert("x")' not in svg
+    assert "&lt;script&gt;alert(&quot;x&quot;)" in svg
+    assert "Root/&quot;Prod&quot;" in svg
+    assert 'href="/portal/grants/?trusting=1&amp;trusted=000000000002"' in svg
+    assert "style=" not in svg
+    assert svg.count("<a ") == 2 * len(built.edges) + len(built.nodes)
+    # Locale-proof coordinates: a dot, never a comma, as the decimal mark.
+    assert not re.search(r'(?:cx|cy|x|y)="\d+,\d', svg)
 
 
 def test_a_long_account_name_is_shortened_on_the_map() -> None:
