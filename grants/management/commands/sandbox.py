@@ -250,7 +250,7 @@ class Command(BaseCommand):
         out.write(
             f"  Scheduled jobs:    every {interval:g} s, recover_operations and expire_grants "
             "(grants past their expiry are revoked), as deploy/crontab does, then "
-            "alerts_expiring_scan"
+            "sync_organizations (OU paths, statuses, accounts that left) and alerts_expiring_scan"
             if interval > 0
             else "  Scheduled jobs:    off (--schedule-interval 0)"
         )
