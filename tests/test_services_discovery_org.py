@@ -338,3 +338,24 @@ def test_without_concurrency_the_same_run_takes_a_deadline_per_account(
     started = time.monotonic()
     run_now(django_capture_on_commit_callbacks)
     assert time.monotonic() - started >= 4.5
+
+
+def test_a_new_run_closes_one_abandoned_long_ago(estate, settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = discovery_runs.discovery_run_start(actor=None)  # on_commit not run: nothing reads it
+    fresh = discovery_runs.discovery_run_start(actor=None)
+    assert DiscoveryRun.objects.filter(finished_at__isnull=True).count() == 2  # not stale yet
+    DiscoveryRun.objects.filter(pk=old.pk).update(
+        created_at=timezone.now()
+        - timedelta(minutes=settings.XACCT_BATCH_ITEM_STALE_MINUTES, seconds=1)
+    )
+    discovery_runs.discovery_run_start(actor=None)
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.finished_at is not None and fresh.finished_at is None
+    notes = set(old.accounts.filter(state="failed").values_list("note", flat=True))
+    assert len(notes) == 1 and notes.pop().startswith("Abandoned: not read")
+    assert not old.accounts.filter(state__in=["queued", "running"]).exists()

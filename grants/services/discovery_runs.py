@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -75,6 +77,7 @@ def discovery_run_start(*, actor: AbstractBaseUser | None) -> DiscoveryRun:
     `PermissionDenied` without the grant manager role.
     """
     require(actor, "manage_grant")
+    discovery_runs_reap(stale_after=timedelta(minutes=settings.XACCT_BATCH_ITEM_STALE_MINUTES))
     person = actor is not None and actor.is_authenticated
     now = timezone.now()
     with transaction.atomic():
@@ -105,6 +108,26 @@ def discovery_run_start(*, actor: AbstractBaseUser | None) -> DiscoveryRun:
         transaction.on_commit(partial(_enqueue, run.pk))
     run.refresh_from_db()
     return run
+
+
+def discovery_runs_reap(*, stale_after: timedelta) -> int:
+    """Close the runs still open `stale_after` after they were created: the worker
+    that took one was stopped, or no worker ever took it. Their open accounts are
+    marked failed with the reason. Returns how many runs were closed."""
+    cutoff = timezone.now() - stale_after
+    stale = list(
+        DiscoveryRun.objects.filter(finished_at__isnull=True, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    minutes = int(stale_after.total_seconds() // 60)
+    for run_id in stale:
+        _close(
+            run_id,
+            note=f"Abandoned: not read {minutes} minutes after the run started "
+            "(no worker took it, or the worker stopped).",
+        )
+    return len(stale)
 
 
 def _enqueue(run_id: int) -> None:
