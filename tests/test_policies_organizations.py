@@ -381,3 +381,56 @@ def test_if_exists_and_null_on_an_unknown_organization_are_undetermined(
         assert decision.kind == DecisionKind.UNDETERMINED
     else:
         assert decision.allowed is allowed
+
+
+# --- the wizard's organization-aware trust (policies.trust_policy) ----------------------
+
+
+def wizard_trust(**options: Any) -> PolicySource:
+    from grants.policies import trust_policy
+
+    document = trust_policy(principal_arn=f"arn:aws:iam::{TRUSTED}:root", **options)
+    return PolicySource(PolicyKind.TRUST, "piyo-sqs", document, "role piyo-sqs")
+
+
+@pytest.mark.parametrize(
+    ("options", "context", "kind"),
+    [
+        pytest.param(
+            {"principal_org_id": ORG}, {"aws:PrincipalOrgID": ORG}, DecisionKind.ALLOW, id="id"
+        ),
+        pytest.param(
+            {"principal_org_id": ORG},
+            {"aws:PrincipalOrgID": UNKNOWN},
+            DecisionKind.UNDETERMINED,
+            id="id-unknown",
+        ),
+        pytest.param(
+            {"principal_org_paths": [f"{ORG}/r-ab12/ou-ab12-workload/*"]},
+            {"aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [DEV_PATH]},
+            DecisionKind.ALLOW,
+            id="path-below-workloads",
+        ),
+        pytest.param(
+            {"principal_org_paths": [f"{ORG}/r-ab12/ou-ab12-prod0001/"]},
+            {"aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [DEV_PATH]},
+            DecisionKind.CONDITION_UNMET,
+            id="path-another-ou",
+        ),
+        pytest.param(
+            {"principal_org_id": ORG, "external_id": "xacct-1"},
+            {"aws:PrincipalOrgID": ORG, "sts:ExternalId": "xacct-1"},
+            DecisionKind.ALLOW,
+            id="id-with-external-id",
+        ),
+    ],
+)
+def test_the_wizards_organization_conditions_are_evaluated(
+    options: dict, context: dict, kind: DecisionKind
+) -> None:
+    evaluation = evaluate_request(
+        Request(USER, ASSUME, ROLE, context),
+        identity=[user_inline(allow())],
+        resource_policy=wizard_trust(**options),
+    )
+    assert evaluation.decision.kind == kind

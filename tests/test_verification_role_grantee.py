@@ -55,7 +55,11 @@ def test_without_a_profile_the_live_test_runs_as_the_portal_and_says_it_is_not_t
     assert "needs a grantee profile holding its credentials" in verification.acted_as
     notes = " ".join(steps["assume"]["notes"])
     assert "Test access cannot run live as the role hoge-app-role" in notes
-    assert f"role_arn = {APP_ROLE_ARN} with credential_source" in notes
+    # The role trusts EC2: its credentials come from the instance metadata.
+    assert (
+        f"role_arn = {APP_ROLE_ARN} with credential_source = Ec2InstanceMetadata where the "
+        "portal runs as ec2.amazonaws.com does"
+    ) in notes
     assert "run the hand-off kit's test where the role lives" in notes
     # Step 3 is still decided statically, from the role's own policies.
     assert steps["user_policy"]["status"] == "pass"

@@ -97,6 +97,7 @@ class Snapshot:
     grantee_read: bool = False  # the grantee side was read (a managed trusted account)
     grantee_missing: bool = False
     grantee_arn: str = ""
+    grantee_trust: dict | None = None  # a role grantee's own trust policy
     grantee_sources: list[policies.PolicySource] = field(default_factory=list)
     grantee_boundary: policies.PolicySource | None = None
     trusted_org: OrgSide = field(default_factory=lambda: OrgSide("trusted"))
@@ -251,6 +252,8 @@ class Gather:
                 snap.grantee_missing = True
             else:
                 snap.grantee_arn = found.arn
+                if kind == GranteeType.ROLE:
+                    snap.grantee_trust = found.trust_policy
                 if found.boundary_arn:
                     self.boundary(access, found.boundary_arn, f"{kind} {name}", "grantee")
                 if simulate is not None:

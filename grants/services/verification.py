@@ -46,6 +46,7 @@ from ..models import (
     VerificationBatchItem,
     VerificationOutcome,
 )
+from ..policies.trust_conditions import credential_source_for, service_principals
 from .audit import audit_record
 from .authz import require
 from .explain import (
@@ -613,12 +614,19 @@ class _Chain:
             f"arn:{grant.trusting_account.partition}:iam::{grant.trusted_aws_account_id}:"
             f"role/{grant.grantee_name}"
         )
+        services = service_principals(self.snap.grantee_trust or {})
+        source = credential_source_for(services)
+        how = (
+            f"credential_source = {source} where the portal runs as {', '.join(services)} does"
+            if source
+            else "credential_source = Ec2InstanceMetadata, EcsContainer or Environment where "
+            "the portal runs beside it"
+        )
         return (
             "To test as the role, name a grantee profile on the portal host that becomes it "
-            f"(role_arn = {role} with credential_source = Ec2InstanceMetadata, EcsContainer "
-            "or Environment where the portal runs beside it, or source_profile = a profile "
-            "that may assume it; role chaining limits that session to one hour), or run the "
-            "hand-off kit's test where the role lives (its EC2 instance, task or function)."
+            f"(role_arn = {role} with {how}, or source_profile = a profile that may assume "
+            "it; role chaining limits that session to one hour), or run the hand-off kit's "
+            "test where the role lives (its EC2 instance, task or function)."
         )
 
     def _assume_explanation(self, error: aws.AwsErrorDetail) -> tuple[str, str]:
