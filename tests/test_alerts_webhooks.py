@@ -573,3 +573,28 @@ def test_an_alert_dispatched_by_the_worker_reaches_every_active_webhook_once(
         secret, request.headers["x-xacct-timestamp"], request.body
     )
     assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
+
+
+def test_the_webhooks_retry_command_sends_what_is_due_and_says_how_many(
+    receiver, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    receiver.answer(Answer(502))
+    make_webhook(receiver.url)
+    [delivery] = webhooks.webhooks_enqueue(alert=make_alert(make_grant(piyo, hoge)))
+    out = StringIO()
+    call_command("webhooks_retry", stdout=out)
+    assert out.getvalue() == "0 webhook deliveries queued.\n"
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    out = StringIO()
+    call_command("webhooks_retry", stdout=out)
+
+    assert out.getvalue() == "1 webhook delivery queued.\n"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
