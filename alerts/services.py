@@ -125,7 +125,7 @@ def alert_grant_verified(*, grant: Grant, verification: Verification) -> Alert |
         return _alert_create(
             kind=AlertKind.GRANT_RECOVERED,
             dedupe_key=f"grant.recovered:{grant.pk}:after:{after}",
-            title=f"{label} passes Test access again",
+            title=f"{label}: {verification.get_outcome_display()}",
             body=f"{verification.get_outcome_display()}; "
             f"{len(verification.queue_urls)} queue(s) listed.",
             details={"verification_id": verification.pk, "outcome": verification.outcome},
@@ -136,7 +136,7 @@ def alert_grant_verified(*, grant: Grant, verification: Verification) -> Alert |
     return _alert_create(
         kind=AlertKind.GRANT_FAILING,
         dedupe_key=f"grant.failing:{grant.pk}:after:{after}",
-        title=f"{label} started failing: {step.get('title') or 'Test access'}",
+        title=f"{label}: {step.get('title') or 'Test access'} failed",
         body=step.get("summary", ""),
         details={
             "verification_id": verification.pk,
@@ -179,7 +179,7 @@ def alert_drift_found(*, grant: Grant, items: list[dict[str, Any]]) -> Alert | N
     return _alert_create(
         kind=AlertKind.DRIFT_FOUND,
         dedupe_key=f"grant.drift:{grant.pk}:{since}",
-        title=f"{_grant_label(grant)} drifted: {', '.join(parts)}",
+        title=f"{_grant_label(grant)}: {', '.join(parts)}",
         body=f"{len(items)} difference(s) between AWS and the record.",
         details={"drift": items},
         grant=grant,
@@ -214,7 +214,7 @@ def alert_operation_finished(
     return _alert_create(
         kind=kind,
         dedupe_key=f"{kind.value}:{grant.pk}",
-        title=f"{label} {'expired and was removed' if expired else 'was revoked'}",
+        title=f"{label}: " + ("role and user policy removed" if expired else f"by {op.actor_name}"),
         body=f"Removed {grant.planned_role_arn} and its user policy "
         f"({'expiry' if expired else 'by ' + op.actor_name}).",
         details={"operation_id": op.pk, "actor": op.actor_name},
@@ -258,7 +258,7 @@ def alert_batch_not_run(*, batch: VerificationBatch, reason: str) -> Alert | Non
     return _alert_create(
         kind=AlertKind.BATCH_NOT_RUN,
         dedupe_key=f"batch.not_run:{batch.pk}",
-        title=f"Scheduled verification could not run (batch {batch.pk})",
+        title=f"Batch {batch.pk} still open",
         body=reason,
         details={"batch_id": batch.pk, "reason": reason},
     )
