@@ -227,3 +227,23 @@ def test_a_scheduled_batch_that_cannot_run_alerts_once(piyo, hoge) -> None:  # t
     alert = Alert.objects.get()
     assert alert.kind == AlertKind.BATCH_NOT_RUN
     assert alert.details["batch_id"] == stuck.pk
+
+
+def test_the_expiry_job_and_the_command_also_alert_upcoming_expiry(piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    from grants.tasks import expire_grants
+
+    first = saved_grant(piyo, hoge, role_name="first")
+    Grant.objects.filter(pk=first.pk).update(expires_at=timezone.now() + timedelta(days=2))
+    expire_grants.enqueue()  # the immediate backend runs it here
+    assert list(Alert.objects.values_list("grant", "kind")) == [
+        (first.pk, AlertKind.GRANT_EXPIRING)
+    ]
+
+    second = saved_grant(piyo, hoge, role_name="second")
+    Grant.objects.filter(pk=second.pk).update(expires_at=timezone.now() + timedelta(days=9))
+    out = io.StringIO()
+    call_command("alerts_expiring_scan", stdout=out)
+    assert "0 new expiry alert(s)." in out.getvalue()
+    call_command("alerts_expiring_scan", "--days", "10", stdout=out)
+    assert "second (piyo ← hoge) expires" in out.getvalue()
+    assert Alert.objects.count() == 2
