@@ -161,6 +161,11 @@ class AccessMap:
         return mark_safe(render_svg(self))  # every record's text is escaped by render_svg
 
     @property
+    def table_rows(self) -> SafeString:
+        """The table alternative's rows (see render_table_rows), safe to insert."""
+        return mark_safe(render_table_rows(self))  # every record's text is escaped there
+
+    @property
     def grant_count(self) -> int:
         return sum(edge.total for edge in self.edges)
 
@@ -408,3 +413,21 @@ def render_svg(built: AccessMap) -> str:
         )
     out.append("</g>\n</svg>")
     return "\n".join(out)
+
+
+def render_table_rows(built: AccessMap) -> str:
+    """The text alternative's <tbody> rows: one per arrow, trusted and trusting account,
+    a count per health (each linking to those grants) and the total. Escaped markup."""
+    rows = []
+    for edge in built.edges:
+        cells = "".join(
+            f'<td class="text-end"><a href="{_e(href)}">{count}</a></td>'
+            if count
+            else '<td class="text-end">0</td>'
+            for _, count, href in edge.cells
+        )
+        rows.append(
+            f"<tr><td>{_e(edge.trusted.display)}</td><td>{_e(edge.trusting.display)}</td>"
+            f'{cells}<td class="text-end"><a href="{_e(edge.href)}">{edge.total}</a></td></tr>'
+        )
+    return "\n".join(rows)

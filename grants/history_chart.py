@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from django.utils.safestring import SafeString, mark_safe
+
 BAR_WIDTH = 16.0
 BAR_GAP = 4.0
 PLOT_HEIGHT = 100.0
@@ -71,6 +73,11 @@ class DailyChart:
     top: float = TOP
 
     @property
+    def svg(self) -> SafeString:
+        """The chart as inline SVG markup (render_svg: numbers and dates only)."""
+        return mark_safe(render_svg(self))
+
+    @property
     def plot_height(self) -> float:
         return PLOT_HEIGHT
 
@@ -121,3 +128,46 @@ def daily_chart(counts: Sequence[DailyCounts]) -> DailyChart:
         peak=peak,
         axis_y=TOP + PLOT_HEIGHT,
     )
+
+
+def _n(value: float) -> str:
+    """A coordinate whatever the locale: 12.5, 300."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def render_svg(chart: DailyChart) -> str:
+    """The chart as one <svg role="img"> (a <title> per day for hover; the page's table
+    is the text alternative). In: a DailyChart. Out: SVG markup; no record text in it."""
+    days = len(chart.bars)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="vdaily" '
+        f'viewBox="0 0 {_n(chart.width)} {_n(chart.height)}" width="{_n(chart.width)}" '
+        f'height="{_n(chart.height)}" role="img" aria-labelledby="daily-title" '
+        'data-testid="verification-daily-svg" '
+        'font-family="system-ui, -apple-system, \'Segoe UI\', Roboto, sans-serif" font-size="10">',
+        f'<title id="daily-title">Verifications per day over the last {days} days: '
+        f"{chart.total} in all; the table below lists each day.</title>",
+        f'<line x1="0" x2="{_n(chart.width)}" y1="{_n(chart.axis_y)}" y2="{_n(chart.axis_y)}" '
+        'stroke="#adb5bd" stroke-width="1"/>',
+    ]
+    width = _n(chart.bar_width)
+    for bar in chart.bars:
+        parts = [
+            f'<g data-day="{bar.day:%Y-%m-%d}" data-passed="{bar.passed}" '
+            f'data-failed="{bar.failed}"><title>{bar.day:%a %Y-%m-%d}: {bar.summary}</title>'
+            f'<rect x="{_n(bar.x)}" y="{_n(chart.top)}" width="{width}" '
+            f'height="{_n(chart.plot_height)}" fill="transparent"/>'
+        ]
+        parts += [
+            f'<rect x="{_n(bar.x)}" y="{_n(s.y)}" width="{width}" height="{_n(s.height)}" '
+            f'fill="{s.colour}"/>'
+            for s in bar.segments
+        ]
+        if bar.tick:
+            parts.append(
+                f'<text x="{_n(bar.label_x)}" y="{_n(chart.label_y)}" text-anchor="end" '
+                f'fill="#495057">{bar.day:%m-%d}</text>'
+            )
+        out.append("".join(parts) + "</g>")
+    out.append("</svg>")
+    return "\n".join(out)

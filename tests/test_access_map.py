@@ -12,7 +12,13 @@ import pytest
 from django.utils import timezone
 
 from grants import access_map, history_chart, selectors
-from grants.access_map import AccountRow, PairRow, build_access_map, render_svg
+from grants.access_map import (
+    AccountRow,
+    PairRow,
+    build_access_map,
+    render_svg,
+    render_table_rows,
+)
 from grants.models import AwsAccount, Grant, GrantStatus, Verification, VerificationOutcome
 
 _names = itertools.count()
@@ -211,6 +217,12 @@ def test_the_svg_escapes_what_records_hold_and_has_no_style_attribute() -> None:
     assert "Root/&quot;Prod&quot;" in svg
     assert 'href="/portal/grants/?trusting=1&amp;trusted=000000000002"' in svg
     assert "style=" not in svg
+    rows = render_table_rows(built)
+    assert "<script" not in rows and "&lt;script&gt;" in rows
+    assert (
+        '<a href="/portal/grants/?trusting=1&amp;trusted=000000000002&amp;health=failing">1</a>'
+        in rows
+    )
     assert svg.count("<a ") == 2 * len(built.edges) + len(built.nodes)
     # Locale-proof coordinates: a dot, never a comma, as the decimal mark.
     assert not re.search(r'(?:cx|cy|x|y)="\d+,\d', svg)
