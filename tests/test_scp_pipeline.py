@@ -363,9 +363,9 @@ def test_a_trust_on_the_organization_is_undetermined_when_membership_is_unread(
     hoge.organization_id = hoge.ou_path = hoge.org_entity_path = ""
     hoge.org_status = ""
     hoge.save()
-    # Only hoge's own access is left, which may describe its organization but not walk
-    # it (moto: AccountNotFoundException; AWS: AccessDenied), and the record holds
-    # nothing: hoge's organization stays unknown.
+    # Only hoge's own access is left, which here may not even describe its organization,
+    # and the record holds nothing: hoge's organization stays unknown.
+    refuse_describe_organization()
     grant = with_trust(piyo, hoge, trust_inside(organization.organization_id))
     verification, steps = verify(grant)
     step = steps["trust"]
@@ -386,7 +386,9 @@ def test_an_scp_turning_on_the_roles_organization_is_undetermined_when_it_is_unr
         "DenyAssumeRoleOutsideOrganization", DENY_OUTSIDE_ORGANIZATION, at="Workloads/Dev"
     )
     # piyo registered by hand: only its own access reads its organization, which moto
-    # (like AWS for a member) does not let it walk; its record holds nothing.
+    # (like AWS for a member) does not let it walk, nor here describe; its record holds
+    # nothing.
+    refuse_describe_organization()
     piyo.org_source = None
     piyo.organization_id = piyo.ou_path = piyo.org_entity_path = ""
     piyo.org_status = ""
@@ -402,3 +404,34 @@ def test_an_scp_turning_on_the_roles_organization_is_undetermined_when_it_is_unr
     assert 'Statement "DenyAssumeRoleOutsideOrganization"' in step["explanation"]
     assert "SCPs not read (" in " ".join(steps["permissions"]["notes"])
     assert verification.outcome != VerificationOutcome.FAILED
+
+
+def refuse_describe_organization() -> None:
+    """DescribeOrganization answers AccessDeniedException to clients made from now on
+    (the management account's, made by the fixture, still reads)."""
+    from botocore.awsrequest import AWSResponse
+
+    def deny(**kwargs: Any) -> Any:
+        http = AWSResponse("https://organizations.us-east-1.amazonaws.com/", 400, {}, None)
+        return http, {
+            "Error": {"Code": "AccessDeniedException", "Message": "no", "Type": "Sender"},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "r-1"},
+        }
+
+    aws.gateway().events.register("before-call.organizations.DescribeOrganization", deny)
+
+
+def test_a_member_that_may_only_describe_its_organization_still_gives_its_id(
+    organization, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    hoge.org_source = None  # registered by hand, its record knows nothing of the organization
+    hoge.organization_id = hoge.ou_path = hoge.org_entity_path = ""
+    hoge.org_status = ""
+    hoge.save()
+    grant = with_trust(piyo, hoge, trust_inside(organization.organization_id))
+    verification, steps = verify(grant)
+    assert steps["trust"]["status"] == "pass"
+    text = notes(steps["user_policy"])
+    assert "SCPs not read (" in text
+    assert f"It is in organization {organization.organization_id}." in text
+    assert verification.outcome == VerificationOutcome.PASSED_PORTAL

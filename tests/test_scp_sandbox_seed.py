@@ -17,7 +17,7 @@ from moto.iam.models import IAMBackend
 from grants import aws
 from grants.aws import operations, sandbox
 from grants.models import AwsAccount, VerificationOutcome
-from grants.services.organization import sandbox_organization_register
+from grants.services.organization import organization_sync, sandbox_organization_register
 
 from .conftest import _init_sqs_managed_policies, make_account
 from .test_services_grants import ROLE
@@ -52,8 +52,11 @@ def org_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[sandbox.SandboxWorld]
 
 @pytest.fixture
 def registered(org_world, piyo, hoge) -> AwsAccount:  # type: ignore[no-untyped-def]
-    """The management account registered and the organization's facts on piyo and hoge."""
-    return sandbox_organization_register(org_world)
+    """The management account registered, then a sync records the organization's facts on
+    piyo and hoge (org_source, OU path, entity path), as the schedule does."""
+    management = sandbox_organization_register(org_world)
+    organization_sync(source=management, actor=None)
+    return management
 
 
 def test_a_role_outside_the_organization_assumed_from_hoge_is_denied_by_the_seeded_scp(

@@ -557,6 +557,13 @@ class OrganizationPolicies:
     levels: tuple[OrganizationLevel, ...] = ()
 
 
+def organization_describe(access: AccountAccess) -> dict:
+    """organizations:DescribeOrganization as `access`: the Organization structure (Id,
+    MasterAccountId, …). Any member account may call it (AWS Organizations API
+    reference); AWSOrganizationsNotInUseException and every other failure raise AwsError."""
+    return call(access, "organizations", "describe_organization")["Organization"]
+
+
 def service_control_policies(access: AccountAccess, *, account_id: str) -> OrganizationPolicies:
     """Every SCP that applies to `account_id`, read with `access` (the management or a
     delegated-administrator account of its organization, or the account itself).

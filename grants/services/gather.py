@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from .. import aws, policies
+from ..aws.operations import organization_describe
 from ..models import AwsAccount, GranteeType, OrgStatus
 
 VERIFY_SESSION_NAME = "xacct-verify"
@@ -291,21 +292,26 @@ class Gather:
             )
             return
 
-        def got(found: tuple[OrgReader, Any] | None, error: aws.AwsError | None) -> None:
+        def got(found: OrgRead | None, error: aws.AwsError | None) -> None:
+            if error is None and found is not None and found.error is not None:
+                error = found.error
+                if found.organization_id:  # a member may still describe its organization
+                    org.organization_id = found.organization_id
             if error is not None:
                 code = error.code or error.detail.client_error
                 org.note = (
                     f"SCPs not read ({code}): the portal may not read the service control "
                     f"policies over {account.name}; they are not accounted for."
                 )
+                if found is not None and found.organization_id:
+                    org.note += f" It is in organization {found.organization_id}."
                 return
-            assert found is not None
-            reader, result = found
-            if isinstance(result, str):  # the account itself says: in no organization
+            assert found is not None and found.reader is not None
+            if found.policies is None:  # the account itself says: in no organization
                 org.scps, org.organization_id, org.entity_path = [], "", ""
                 org.note = f"{account.name} is not in an AWS Organization: no SCPs apply."
                 return
-            organization_sides(org, account, reader, result)
+            organization_sides(org, account, found.reader, found.policies)
 
         self.reads.submit(_read_organization, readers, account.account_id, then=got)
 
@@ -400,25 +406,44 @@ def org_readers(account: AwsAccount) -> list[OrgReader]:
     return readers
 
 
-def _read_organization(
-    readers: list[OrgReader], account_id: str
-) -> tuple[OrgReader, aws.OrganizationPolicies | str]:
-    """The first reader's answer that counts: SCPs read, or the account itself saying it is
-    in no organization ("not-in-use"). A reader that may not read them, or whose
-    organization does not hold the account, hands over to the next; the last error
-    raises AwsError."""
+@dataclass
+class OrgRead:
+    """What the readers found: the SCPs (`policies`), or, from the account itself, that it
+    is in no organization (`policies` None, no error), or the last reader's error, with
+    the organization ID when the account itself could still describe its organization."""
+
+    reader: OrgReader | None = None
+    policies: aws.OrganizationPolicies | None = None
+    error: aws.AwsError | None = None
+    organization_id: str = ""
+
+
+def _read_organization(readers: list[OrgReader], account_id: str) -> OrgRead:
+    """Ask the readers in turn; the first answer that counts wins. A reader that may not
+    read the SCPs, or whose organization does not hold the account, hands over to the
+    next. When none can, and the last is the account itself, organizations:
+    DescribeOrganization alone still tells its organization (any member may call it).
+    A deadline that runs out raises AwsError."""
     last: aws.AwsError | None = None
     for reader in readers:
         try:
-            return reader, aws.service_control_policies(reader.access, account_id=account_id)
+            found = aws.service_control_policies(reader.access, account_id=account_id)
+            return OrgRead(reader, found)
         except aws.AwsError as exc:
             if exc.code == NOT_IN_USE and reader.own:
-                return reader, "not-in-use"
+                return OrgRead(reader)
             if exc.detail.client_error == "DeadlineExceeded":
                 raise
             last = exc
     assert last is not None
-    raise last
+    read = OrgRead(error=last)
+    if readers[-1].own:
+        try:
+            read.organization_id = organization_describe(readers[-1].access).get("Id", "")
+        except aws.AwsError as exc:
+            if exc.detail.client_error == "DeadlineExceeded":
+                raise
+    return read
 
 
 def level_label(level: Any, index: int, account: AwsAccount, levels: list[Any]) -> str:
