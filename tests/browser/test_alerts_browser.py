@@ -96,9 +96,19 @@ def test_a_broken_grant_shows_up_as_an_alert_mail_on_the_mail_page(
     assert axe_serious_violations(page) == []
 
     page.get_by_role("link", name="Alerts").click()
+    expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
     row = page.get_by_test_id("alert-table").locator("tbody tr").first
     expect(row).to_contain_text("Grant started failing")
     expect(row).to_contain_text("admin@example.com")
     expect(page.get_by_test_id("alert-table").locator("tbody tr")).to_have_count(1)
+    assert axe_serious_violations(page) == []
+
+    # The same pages on a phone.
+    message_url = page.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/alerts/", "/settings/alerts/", "/sandbox/mail/"):
+        page.goto(running_portal.url + path)
+        assert axe_serious_violations(page) == [], path
+    page.goto(message_url)
     assert axe_serious_violations(page) == []
     assert page.console_errors == []  # type: ignore[attr-defined]
