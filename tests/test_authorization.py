@@ -33,6 +33,7 @@ MUTATIONS = {
 }
 PAGES = {
     "/": "view_grant",
+    "/map.svg": "view_grant",
     "/accounts/": "view_awsaccount",
     "/accounts/new/": "manage_account",
     "/accounts/{account}/": "view_awsaccount",
