@@ -427,9 +427,13 @@ def test_the_command_syncs_every_source_and_fails_when_one_fails(
     assert "FAILED   management: AccessDeniedException" in capsys.readouterr().out
 
 
-def test_the_sandbox_source_registers_and_syncs_the_example_accounts(org_world, piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+def test_the_sandbox_source_is_the_management_account_and_syncs_the_examples(
+    org_world, piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
     source = org.sandbox_organization_register(org_world)
     assert source.access_method == AccessMethod.DEFAULT_CHAIN
+    assert not AwsAccount.objects.exclude(ou_path="").exists()  # no AWS call yet
+    org.organization_sync(source=source, actor=None)
     piyo.refresh_from_db()
     hoge.refresh_from_db()
     assert (piyo.ou_path, hoge.ou_path) == ("Root/Workloads/Prod", "Root/Workloads/Dev")

@@ -193,6 +193,7 @@ def test_the_management_account_is_a_usable_source_with_access_control_on(
     source = org.sandbox_organization_register(sandbox.SandboxWorld(endpoint_url=org_server))
     assert source.account_id == "123456789012"
     assert source.access_method == AccessMethod.DEFAULT_CHAIN
+    org.organization_sync(source=source, actor=None)
     listing = org.organization_accounts_list(source=source)
     assert {item.account.name for item in listing.accounts} == {
         "master",

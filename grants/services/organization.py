@@ -426,10 +426,11 @@ def organization_sources() -> Iterable[AwsAccount]:
 
 
 def sandbox_organization_register(world: sandbox.SandboxWorld) -> AwsAccount:
-    """Register the sandbox's management account (the portal's own identity there, the
-    default credential chain) and record the organization's facts on the registered
-    accounts: the source the organization pages start from."""
-    management = account_create(
+    """Register the sandbox's management account, where the portal acts as itself (the
+    default credential chain): the source the organization pages start from. No AWS
+    call: the sandbox command's first scheduled job (`sync_organizations`) reads the
+    organization once the portal's processes have the sandbox's settings."""
+    return account_create(
         actor=None,
         account_id=sandbox.MANAGEMENT_ACCOUNT_ID,
         name="management",
@@ -437,5 +438,3 @@ def sandbox_organization_register(world: sandbox.SandboxWorld) -> AwsAccount:
         default_region=sandbox.REGION,
         access_method=AccessMethod.DEFAULT_CHAIN,
     )
-    organization_sync(source=management, actor=None)
-    return management

@@ -198,7 +198,9 @@ class Command(BaseCommand):
             [*manage, "sync_organizations"],
             [*manage, "alerts_expiring_scan"],
         ]
-        pending: list[list[str]] = []
+        # First, at once: read the organization from the management account (OU paths of
+        # the registered accounts); from then on it is a source the schedule re-syncs.
+        pending: list[list[str]] = [[*manage, "sync_organizations", "--source", "management"]]
         job: subprocess.Popen | None = None
         next_run = time.monotonic() + schedule_interval
         try:
