@@ -19,6 +19,11 @@ or denied within an account" and "Cross-account policy evaluation logic":
    identity side. With no resource-based Allow, the identity side decides.
 5. Identity side: some identity-based policy (user, group, role; inline or managed) must
    allow, and the permissions boundary, when there is one, must allow too.
+
+A request-context value may be UNKNOWN (model.UNKNOWN: e.g. the caller's organization
+when it could not be read). The request is then decided twice, once reading every
+condition that turns on such a value in favour of access (Allows apply, Denies do not)
+and once against it; when the two verdicts differ, the decision is UNDETERMINED.
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ groups are) are submitted as answers arrive, so the reads take as many rounds as
 the deepest chain (ListGroupsForUser → ListGroupPolicies → GetGroupPolicy), not
 as many as there are calls. The live AssumeRole → ListQueues runs on the same
 pool. A read that fails is kept as a Gap: the evaluation says what it could not
-account for.
+account for. Each account's organization (its ID, entity path and the SCPs from
+the root down to it) is read through the management or delegated-administrator
+account it was registered from, another registered reader of that organization,
+or the account itself, in that order; what none can read stays unknown
+(policies.UNKNOWN in the request context), never "none".
 """
 
 from __future__ import annotations
@@ -446,7 +450,7 @@ def _read_organization(readers: list[OrgReader], account_id: str) -> OrgRead:
     return read
 
 
-def level_label(level: Any, index: int, account: AwsAccount, levels: list[Any]) -> str:
+def level_label(level: Any, account: AwsAccount, levels: list[Any]) -> str:
     """Where an SCP is attached, in words: "the root", "OU Workloads/Dev" (from the
     account's OU path when its depth matches, else the OU names read, else the OU ID),
     or "the account hoge (444455556666)"."""
@@ -481,7 +485,7 @@ def organization_sides(
     org.entity_path = found.entity_path or org.entity_path
     levels = list(found.levels)
     by_target: dict[str, list[policies.PolicySource]] = {one.target_id: [] for one in levels}
-    where = {one.target_id: level_label(one, n, account, levels) for n, one in enumerate(levels)}
+    where = {one.target_id: level_label(one, account, levels) for one in levels}
     for scp in found.policies:
         by_target.setdefault(scp.target_id, []).append(
             policies.PolicySource(

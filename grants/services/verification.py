@@ -2,8 +2,10 @@
 
 *Gather* reads one snapshot of the IAM state both halves need (the role, its
 trust and permission policies; the grantee's inline, managed and group
-policies, its permissions boundary; the SCPs above the trusted account where
-the portal may read them), independent reads in parallel. *Probe* runs the
+policies, its permissions boundary; each account's organization and the SCPs
+over it, through the best reader the portal has: the trusted account's SCPs
+bound the grantee's AssumeRole, the trusting account's the role's ListQueues),
+independent reads in parallel. *Probe* runs the
 seed's program live (AssumeRole, then ListQueues, all pages) on the same pool,
 so the critical path is one round of concurrent reads overlapped with the two
 live calls. *Evaluate* hands the snapshot to the pure engine
