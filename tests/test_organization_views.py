@@ -6,6 +6,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from django.test import Client
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grants import aws
 from grants.aws import sandbox
@@ -14,6 +16,8 @@ from grants.services import authz
 
 from .conftest import make_account
 from .test_authorization import role_user
+from .test_http_fuzz import FUZZ
+from .test_http_fuzz import value as fuzz_value
 from .test_organization import management, org_world, organizations_client
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +249,24 @@ def test_the_account_page_shows_the_organization_facts(org_world, management, us
     assert 'data-testid="account-ou">Root<' in body
     assert management.org_entity_path in body
     assert "Organization accounts" in body
+
+
+FUZZ_SETTINGS = settings(FUZZ, max_examples=60)
+REGISTER_FIELDS = ["account_ids", "ou_id", "hub_role_name", "default_region"]
+
+
+FIELD = st.one_of(fuzz_value, st.lists(fuzz_value, max_size=3))
+
+
+@FUZZ_SETTINGS
+@given(
+    fields=st.fixed_dictionaries({}, optional=dict.fromkeys(REGISTER_FIELDS, FIELD)),
+    ou=fuzz_value,
+)
+def test_no_register_post_or_ou_filter_gets_a_5xx(
+    org_world, management, user_client, fields, ou
+) -> None:  # type: ignore[no-untyped-def]
+    response = user_client.post(reverse("organization_register", args=[management.pk]), fields)
+    assert response.status_code < 500, response.content[:500]
+    listing = user_client.get(reverse("account_list"), {"ou": ou})
+    assert listing.status_code < 500
