@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views, views_discovery, views_review
+from . import views, views_discovery, views_map, views_review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("map.svg", views_map.access_map_svg, name="access_map_svg"),
     path("accounts/", views.account_list, name="account_list"),
     path("accounts/new/", views.account_create, name="account_create"),
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
