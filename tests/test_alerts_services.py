@@ -247,3 +247,40 @@ def test_the_expiry_job_and_the_command_also_alert_upcoming_expiry(piyo, hoge) -
     call_command("alerts_expiring_scan", "--days", "10", stdout=out)
     assert "second (piyo ← hoge) expires" in out.getvalue()
     assert Alert.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_reporting_the_same_breakage_at_once_make_one_alert(piyo, hoge) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from django.db import connection, transaction
+
+    grant = saved_grant(piyo, hoge)
+    start = timezone.now()
+    verify(grant, VerificationOutcome.PASSED_GRANTEE, at=start)
+    barrier = threading.Barrier(2)
+    made: list[Alert | None] = []
+
+    def worker(n: int) -> None:
+        try:
+            # Together (SQLite's writers then queue; PostgreSQL's overlap).
+            barrier.wait(timeout=10)
+            with transaction.atomic():
+                verification = Verification.objects.create(
+                    grant=grant,
+                    actor_name="system",
+                    started_at=start + timedelta(seconds=1, microseconds=n),
+                    outcome=VerificationOutcome.FAILED,
+                    steps=[FAILED_STEP],
+                )
+                made.append(services.alert_grant_verified(grant=grant, verification=verification))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(made) == 2
+    assert Alert.objects.filter(kind=AlertKind.GRANT_FAILING).count() == 1
