@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.awsrequest import AWSResponse
 from django.test import Client
@@ -270,3 +272,23 @@ def test_no_register_post_or_ou_filter_gets_a_5xx(
     assert response.status_code < 500, response.content[:500]
     listing = user_client.get(reverse("account_list"), {"ou": ou})
     assert listing.status_code < 500
+
+
+def test_the_page_answers_in_time_when_aws_hangs(
+    hung_endpoint, settings, monkeypatch, user_client
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings.AWS_ENDPOINT_URL = hung_endpoint
+    settings.XACCT_REQUEST_AWS_DEADLINE_SECONDS = 2.0
+    aws.reset()
+    source = make_account(
+        account_id=sandbox.MANAGEMENT_ACCOUNT_ID,
+        name="management",
+        access_method="default_chain",
+        hub_role_name="",
+    )
+    started = time.monotonic()
+    body = user_client.get(reverse("organization_accounts", args=[source.pk])).content.decode()
+    assert time.monotonic() - started < 5
+    assert "AWS did not answer within 2 s" in body
