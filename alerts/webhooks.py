@@ -259,19 +259,45 @@ def webhooks_enqueue(*, alert: Alert) -> list[WebhookDelivery]:
 
 
 def webhooks_retry_due(*, now: datetime | None = None) -> int:
-    """Queue every delivery that is due and has no attempt in flight; return how many.
+    """Queue every delivery that is due and that nothing will run; return how many.
 
-    For backends that cannot run a task later (the immediate backend) and for
-    attempts whose worker died: run it every minute or so (`manage.py webhooks_retry`).
-    Duplicates of a queued task are harmless: webhook_deliver claims each attempt once.
+    Due: pending or retrying, next attempt at or before `now` (default: the
+    current time). Skipped: deliveries with a task already waiting in the
+    database queue (run later or not), so that cron with the workers down does
+    not pile up tasks. For backends that cannot run a task later (immediate) and
+    for attempts whose worker died (their claim runs out): run it every minute
+    or so (`manage.py webhooks_retry`). A delivery queued twice is still sent
+    once: webhook_deliver claims each attempt.
     """
+    from grants.tasks import queued_in_database
+
     now = now or timezone.now()
     due = WebhookDelivery.objects.filter(
         status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
     ).filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
-    ids = list(due.values_list("pk", flat=True)[:1000])
+    ids = list(due.order_by("pk").values_list("pk", flat=True)[:1000])
+    if ids and queued_in_database():
+        waiting = _queued_delivery_ids()
+        ids = [pk for pk in ids if pk not in waiting]
     _enqueue(ids, now=True)
     return len(ids)
+
+
+def _queued_delivery_ids() -> set[int]:
+    """Deliveries whose task waits in django-tasks-db's queue (READY, due or later)."""
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from .tasks_webhooks import webhook_deliver_task
+
+    queued = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=webhook_deliver_task.module_path
+    ).values_list("args_kwargs", flat=True)
+    return {
+        kwargs["kwargs"].get("delivery_id")
+        for kwargs in queued
+        if isinstance(kwargs, dict) and isinstance(kwargs.get("kwargs"), dict)
+    }
 
 
 def _enqueue(ids: list[int], *, now: bool = False) -> None:

@@ -598,3 +598,29 @@ def test_the_webhooks_retry_command_sends_what_is_due_and_says_how_many(
     assert out.getvalue() == "1 webhook delivery queued.\n"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_retry_sweep_does_not_pile_up_tasks_for_deliveries_already_queued(
+    receiver, piyo, hoge, task_queue
+) -> None:  # type: ignore[no-untyped-def]
+    receiver.answer(Answer(500))
+    make_webhook(receiver.url)
+    [delivery] = webhooks.webhooks_enqueue(alert=make_alert(make_grant(piyo, hoge)))
+    assert webhooks.webhooks_retry_due() == 0  # its first task waits in the queue
+    task_queue.run()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.RETRYING
+    later = delivery.next_attempt_at + timedelta(seconds=1)
+    assert webhooks.webhooks_retry_due(now=later) == 0  # the deferred retry is queued
+
+    # The queued retry is lost (its worker's database was restored, say): the sweep requeues.
+    DBTaskResult.objects.filter(status="READY").delete()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert webhooks.webhooks_retry_due() == 1
+    assert webhooks.webhooks_retry_due() == 0
+    task_queue.run()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
