@@ -236,9 +236,13 @@ def test_the_registry_filters_by_ou_path_prefix(db, user_client) -> None:  # typ
 
 def test_the_registry_shows_the_ou_path_and_a_non_active_status(db, user_client) -> None:  # type: ignore[no-untyped-def]
     make_account(ou_path="Root/Workloads/Prod", org_status=OrgStatus.SUSPENDED)
+    make_account(account_id="999999999999", name="active-one", org_status=OrgStatus.ACTIVE)
+    make_account(account_id="888888888888", name="not-from-an-organization")
     body = user_client.get(reverse("account_list")).content.decode()
     assert "Root/Workloads/Prod" in body
-    assert 'data-testid="account-org-status">Suspended<' in body
+    assert 'class="badge text-bg-warning" data-testid="account-org-status">Suspended<' in body
+    assert 'class="badge text-bg-success" data-testid="account-org-status">Active<' in body
+    assert body.count('data-testid="account-org-status"') == 2
 
 
 def test_the_account_page_shows_the_organization_facts(org_world, management, user_client) -> None:  # type: ignore[no-untyped-def]
