@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_discovery, views_map, views_review
+from . import views, views_discovery, views_map, views_org, views_review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -15,6 +15,21 @@ urlpatterns = [
     path("discovery/", views_discovery.discovery_home, name="discovery_home"),
     path("discovery/<int:pk>/", views_discovery.discovery_run, name="discovery_run"),
     path("discovery/<int:pk>/import/", views_discovery.discovery_import, name="discovery_import"),
+    path(
+        "accounts/<int:pk>/organization/",
+        views_org.organization_accounts,
+        name="organization_accounts",
+    ),
+    path(
+        "accounts/<int:pk>/organization/register/",
+        views_org.organization_register,
+        name="organization_register",
+    ),
+    path(
+        "accounts/<int:pk>/organization/sync/",
+        views_org.organization_sync,
+        name="organization_sync",
+    ),
     path("grants/", views.grant_list, name="grant_list"),
     path("grants/new/", views.grant_create, name="grant_create"),
     path("grants/<int:pk>/", views.grant_detail, name="grant_detail"),
