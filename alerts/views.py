@@ -76,6 +76,7 @@ def _sandbox_only() -> None:
         raise Http404("The Mail page exists only in the sandbox.")
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 @require_GET
 def sandbox_mail(request: HttpRequest) -> HttpResponse:
     """What the sandbox's SMTP server received, newest first (sandbox only)."""
@@ -84,6 +85,7 @@ def sandbox_mail(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts/sandbox_mail.html", {"mail": found})
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 @require_GET
 def sandbox_mail_message(request: HttpRequest, message_id: str) -> HttpResponse:
     _sandbox_only()
@@ -93,6 +95,7 @@ def sandbox_mail_message(request: HttpRequest, message_id: str) -> HttpResponse:
     return render(request, "alerts/sandbox_mail_message.html", {"message": message})
 
 
+@permission_required("grants.view_grant", raise_exception=True)
 @require_GET
 @xframe_options_sameorigin
 def sandbox_mail_html(request: HttpRequest, message_id: str) -> HttpResponse:

@@ -177,6 +177,17 @@ def test_a_mail_message_shows_its_html_escaped_and_framed_under_a_sandbox_csp(
     assert "<script>" in framed.content.decode()  # inert: the CSP sandbox forbids scripts
 
 
+def test_the_mail_page_needs_a_role_like_every_page(
+    client, django_user_model, sandbox_mail, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.AWS_SANDBOX = True
+    nobody = django_user_model.objects.create_user("nobody", password="correct-horse-9")
+    client.force_login(nobody)
+    assert client.get(reverse("sandbox_mail")).status_code == 403
+    nobody.groups.add(Group.objects.get(name="Viewers"))
+    assert client.get(reverse("sandbox_mail")).status_code == 200
+
+
 def test_a_mail_id_that_is_not_one_is_a_404(user_client, sandbox_mail, settings) -> None:  # type: ignore[no-untyped-def]
     settings.AWS_SANDBOX = True
     for bad in ("..%2F..%2Fsettings", "20260101T000000000000-" + "z" * 32, "x"):
