@@ -45,6 +45,8 @@ PAGES = {
     "/grants/{grant}/operation/": "view_grant",
     "/verifications/batch/{batch}/": "view_grant",
     "/audit/": "view_auditevent",
+    "/alerts/": "view_grant",
+    "/settings/alerts/": "view_grant",
     "/webhooks/": "manage_account",
     "/webhooks/new/": "manage_account",
     "/webhooks/{webhook}/": "manage_account",
@@ -106,13 +108,25 @@ CONFIRM_PAGES = {
 }
 
 
+# Alerts pages tested in tests/test_alerts_views.py (view_grant): a person's own
+# subscription (someone else's is a 404), and the Mail page (a 404 off the sandbox).
+ALERTS_OWN_OR_SANDBOX = {
+    "/settings/alerts/{subscription}/delete/",
+    "/sandbox/mail/",
+    "/sandbox/mail/<str:message_id>/",
+    "/sandbox/mail/<str:message_id>/html/",
+}
+
 # Open to every logged-in person: it only asks for their own password.
 ANY_USER = {"/reauthenticate/"}
 
 
 def test_the_tables_cover_every_url() -> None:
     ones = {"account": 1, "webhook": 1, "grant": 1, "batch": 1, "run": 1}
-    tables = {path.format(**ones) for path in (*MUTATIONS, *PAGES, *CONFIRM_PAGES)}
+    tables = {
+        path.format(**ones, subscription=1)
+        for path in (*MUTATIONS, *PAGES, *CONFIRM_PAGES, *ALERTS_OWN_OR_SANDBOX)
+    }
     assert set(portal_paths()) == tables | ANY_USER
 
 
