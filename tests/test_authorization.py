@@ -22,6 +22,8 @@ pytestmark = pytest.mark.django_db
 MUTATIONS = {
     "/accounts/{account}/check/": "manage_account",
     "/accounts/{account}/import/": "manage_grant",
+    "/accounts/{account}/organization/register/": "manage_account",
+    "/accounts/{account}/organization/sync/": "manage_account",
     "/grants/{grant}/retry/": "manage_grant",
     "/grants/{grant}/verify/": "verify_grant",
     "/grants/verify/": "verify_grant",
@@ -38,6 +40,7 @@ PAGES = {
     "/accounts/new/": "manage_account",
     "/accounts/{account}/": "view_awsaccount",
     "/accounts/{account}/edit/": "manage_account",
+    "/accounts/{account}/organization/": "manage_account",
     "/grants/": "view_grant",
     "/grants/new/": "manage_grant",
     "/grants/{grant}/": "view_grant",
