@@ -7,8 +7,9 @@ UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 ADDRPORT ?= 127.0.0.1:8000
 SANDBOX_ARGS ?=
-# Two processes on the 2-core machine; a test file stays on one (its module fixtures start once).
-XDIST_ARGS ?= -n 2 --dist loadfile
+# Two processes on the 2-core machine; a test file stays on one (its module fixtures start once);
+# files are handed out in collection order, slowest first (tests/conftest.py: SLOW_FILES_FIRST).
+XDIST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: help setup run test lint format chromium node-packages
 

@@ -148,8 +148,9 @@ def _run_portal(tmp_path: Path, database_url: str, *options: str) -> Iterator[Ru
             process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test process (each test gets its own context from `page`)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium.")
     with sync_playwright() as playwright:
