@@ -1,7 +1,8 @@
 // Wizard steps: show only the fields of the chosen option (no inline script: strict CSP).
 // Without JavaScript the "Show the fields for this choice" button asks the server instead.
 // A field that holds input or an error stays visible whatever is chosen: the server then
-// asks about it rather than dropping it.
+// asks about it rather than dropping it. A value the page came with (a prefill) is input
+// only when the server says so (data-holds-input).
 (() => {
   const groups = () => document.querySelectorAll("[data-option-control]");
   const keep = (group) =>
@@ -10,7 +11,8 @@
       input.type === "checkbox" || input.type === "radio"
         ? input.checked !== input.defaultChecked ||
           (input.checked && group.dataset.holdsInput !== undefined)
-        : input.value.trim() !== "",
+        : input.value.trim() !== "" &&
+          (input.value !== input.defaultValue || group.dataset.holdsInput !== undefined),
     );
   // Groups come in page order, so a control's own group (a choice shown only for another
   // choice, e.g. the organization condition under whole-account trust) is settled first.

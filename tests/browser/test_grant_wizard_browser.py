@@ -222,11 +222,22 @@ def test_the_wizard_reveals_fields_without_javascript_by_a_server_round_trip(
         expect(page.get_by_label("Trusted principal ARN")).to_be_hidden()
         page.get_by_label("Trusted account", exact=True).select_option(label="hoge (444455556666)")
         page.get_by_label("One IAM user or role there").check()
-        page.get_by_role("button", name="Show the fields for this choice").click()
+        show = "Show the fields for this choice"
+        page.get_by_test_id("field-trust_scope").get_by_role("button", name=show).click()
         expect(page.get_by_test_id("wizard-step")).to_have_text("Trusted party")
         expect(page.get_by_label("Trusted principal ARN")).to_be_visible()
+        expect(page.get_by_test_id("field-org_condition")).to_be_hidden()  # whole account only
         expect(page.get_by_label("Trusted account", exact=True)).to_have_value(re.compile(r"\d+"))
         page.get_by_label("The whole trusted account").check()
+        page.get_by_test_id("field-trust_scope").get_by_role("button", name=show).click()
+        # The organization condition's own fields, one round trip further down.
+        org_id = page.get_by_label("Organization ID")
+        expect(org_id).to_be_hidden()
+        page.get_by_label("Also inside my organization (aws:PrincipalOrgID)").check()
+        page.get_by_test_id("field-org_condition").get_by_role("button", name=show).click()
+        expect(org_id).to_be_visible()
+        expect(org_id).to_have_value(re.compile(r"^o-[a-z0-9]{10,32}$"))  # piyo's organization
+        page.get_by_label("None", exact=True).check()
         page.get_by_role("button", name="Next").click()
 
         arns = page.get_by_label("Managed policy ARNs", exact=True)
