@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grants import aws
+from grants import aws, policies
 from grants.forms import (
     AwsAccountForm,
     GranteeStepForm,
@@ -99,6 +99,35 @@ def test_trusted_step_never_crashes(
 
 @FUZZ
 @given(
+    scope=st.sampled_from(["account", "", "x"]),
+    condition=st.sampled_from(["none", "org", "paths", "", "x"]),
+    org_id=st.one_of(text, st.just("o-a1b2c3d4e5")),
+    known=st.lists(st.one_of(text, st.just("o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*")), max_size=3),
+    paths=st.one_of(text, st.just("o-a1b2c3d4e5/*\no-a1b2c3d4e5/r-ab12/")),
+)
+def test_trusted_steps_organization_condition_never_crashes(
+    piyo, hoge, scope, condition, org_id, known, paths
+) -> None:  # type: ignore[no-untyped-def]
+    data = {
+        "trusted_account": hoge.pk,
+        "trust_scope": scope,
+        "org_condition": condition,
+        "org_id": org_id,
+        "org_known_paths": known,
+        "org_paths": paths,
+    }
+    form = TrustedStepForm(data=data, trusting_account=piyo, lookup=FakeLookup(False))
+    assert_validates(form)
+    if form.is_valid():  # what it accepts, the trust policy builder accepts too
+        policies.trust_policy(
+            principal_arn="arn:aws:iam::444455556666:root",
+            principal_org_id=form.cleaned_data["principal_org_id"],
+            principal_org_paths=form.cleaned_data["principal_org_paths"],
+        )
+
+
+@FUZZ
+@given(
     kind=st.sampled_from(["sqs_full", "sqs_read_only", "queues", "custom", "", "x"]),
     region=text,
     queues=st.lists(st.one_of(text, st.just("orders")), max_size=3),
@@ -136,10 +165,16 @@ def test_permissions_step_never_crashes(
         ["", "arn:aws:iam::444455556666:user/hoge-app", "arn:aws:iam::444455556666:role/x/app"]
     ),
     fail=st.booleans(),
+    kind=st.sampled_from(["user", "role", "", "x"]),
 )
-def test_grantee_step_never_crashes(hoge, grantee, policy, principal, fail) -> None:  # type: ignore[no-untyped-def]
+def test_grantee_step_never_crashes(hoge, grantee, policy, principal, fail, kind) -> None:  # type: ignore[no-untyped-def]
     form = GranteeStepForm(
-        data={"grantee_name": grantee, "user_policy_name": policy},
+        data={
+            "grantee_type": kind,
+            "grantee_name": grantee,
+            "grantee_role_name": grantee,
+            "user_policy_name": policy,
+        },
         trusted_account=hoge,
         principal_arn=principal,
         role_name="r",
