@@ -44,11 +44,14 @@ def test_the_alert_list_is_newest_first_paginated_and_filtered(user_client) -> N
     for n in range(30):
         make_alert(n)
     make_alert(99, kind=AlertKind.GRANT_RECOVERED, email_error="Attempt 3 of 3: refused")
+    make_alert(100, email_recipients=["bob@corp.test", "carol@corp.test"])
     body = user_client.get(reverse("alert_list")).content.decode()
     assert body.index("alert number 099") < body.index("alert number 029")
     assert "alert number 005" not in body  # on page 2
     assert "Page 1 of 2" in body
     assert "Attempt 3 of 3: refused" in body
+    # How many were told, not who: one reader does not learn the others' addresses.
+    assert "2 addresses" in body and "bob@corp.test" not in body
     assert (
         "alert number 005" in user_client.get(reverse("alert_list"), {"page": 2}).content.decode()
     )
