@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, log_in
+from .conftest import RunningPortal, axe_serious_violations, log_in
 from .test_grant_wizard_browser import grantee_session, sandbox_boto3
 
 pytestmark = pytest.mark.browser
@@ -58,6 +58,7 @@ def test_a_role_to_role_grant_in_the_organization_and_what_test_access_can_prove
     expect(org_id).to_be_hidden()
     page.get_by_label("Also inside my organization (aws:PrincipalOrgID)").check()
     expect(org_id).to_have_value(organization)
+    found = {"trust step with the organization condition": axe_serious_violations(page)}
     page.get_by_role("button", name="Next").click()
 
     expect(page.get_by_test_id("wizard-step")).to_have_text("Permissions")
@@ -73,6 +74,7 @@ def test_a_role_to_role_grant_in_the_organization_and_what_test_access_can_prove
     expect(option).to_have_text(f"/{APP_ROLE} — trusted by ec2.amazonaws.com")
     expect(roles.locator("option", has_text="OrganizationAccountAccessRole")).to_have_count(0)
     roles.select_option(APP_ROLE)
+    found["grantee step with a role"] = axe_serious_violations(page)
     page.get_by_role("button", name="Next").click()
 
     expect(page.get_by_test_id("wizard-step")).to_have_text("Review")
@@ -83,6 +85,7 @@ def test_a_role_to_role_grant_in_the_organization_and_what_test_access_can_prove
     expect(page.get_by_test_id("review-plan")).to_contain_text(
         f"iam:PutRolePolicy xacct-assume-{ROLE} on role {APP_ROLE}"
     )
+    found["review"] = axe_serious_violations(page)
     page.get_by_role("button", name="Create grant").click()
     expect(page.get_by_test_id("grant-status")).to_have_text("Active", timeout=30_000)
 
@@ -101,6 +104,9 @@ def test_a_role_to_role_grant_in_the_organization_and_what_test_access_can_prove
     expect(page.get_by_test_id("kit-cli")).to_contain_text(
         "credential_source = Ec2InstanceMetadata"
     )
+
+    found["grant page with the chain"] = axe_serious_violations(page)
+    assert {name: v for name, v in found.items() if v} == {}
 
     # Test access runs as the portal and says the role itself needs its credentials.
     page.get_by_role("button", name="Test access").click()
