@@ -740,6 +740,13 @@ def grantee_role_choices(
     return choices
 
 
+ROLE_MFA_ERROR = (
+    "The role requires MFA, and an IAM role cannot present an MFA code: "
+    "aws:MultiFactorAuthPresent is never true in a role's session. Go back and untick MFA, "
+    "or choose an IAM user."
+)
+
+
 class GranteeStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
     """Step 4: who in the trusted account may assume the role, through which policy.
 
@@ -867,6 +874,8 @@ class GranteeStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
         data = super().clean()
         if self.principal_arn:
             data["grantee_type"] = self.grantee_type
+            if self.grantee_type == GranteeType.ROLE and self.require_mfa:
+                raise forms.ValidationError(ROLE_MFA_ERROR)
             return data
         # Not sent (an older form, or no choice shown): a user, as before roles were offered.
         kind = data["grantee_type"] = data.get("grantee_type") or GranteeType.USER
@@ -878,12 +887,7 @@ class GranteeStepForm(OptionFieldsMixin, BootstrapMixin, forms.Form):
             if self.is_managed and not name and "grantee_role_name" not in self.errors:
                 self.add_error("grantee_role_name", "Choose the IAM role that may assume the role.")
             if self.require_mfa and "grantee_role_name" not in self.errors:
-                self.add_error(
-                    "grantee_role_name",
-                    "The role requires MFA, and an IAM role cannot present an MFA code: "
-                    "aws:MultiFactorAuthPresent is never true in a role's session. Go back and "
-                    "untick MFA, or choose an IAM user.",
-                )
+                self.add_error("grantee_role_name", ROLE_MFA_ERROR)
             data["grantee_name"] = name
         else:
             if self.is_managed and self.user_error:

@@ -313,3 +313,20 @@ def test_without_a_choice_sent_the_grantee_is_a_user_as_before(hoge) -> None:  #
     form = grantee(hoge, Lookup(), grantee_name="hoge-app")
     assert form.is_valid(), form.errors
     assert form.cleaned_data["grantee_type"] == "user"
+
+
+def test_a_trusted_role_principal_cannot_meet_an_mfa_condition_either(hoge) -> None:  # type: ignore[no-untyped-def]
+    def form(require_mfa: bool) -> GranteeStepForm:
+        return GranteeStepForm(
+            data={"user_policy_name": "xacct-assume"},
+            trusted_account=hoge,
+            principal_arn="arn:aws:iam::444455556666:role/hoge-app-role",
+            role_name="piyo-sqs",
+            lookup=Lookup(),
+            require_mfa=require_mfa,
+        )
+
+    refused = form(require_mfa=True)
+    assert not refused.is_valid()
+    assert "an IAM role cannot present an MFA code" in refused.non_field_errors()[0]
+    assert form(require_mfa=False).is_valid()
