@@ -471,3 +471,24 @@ def subscription_delete(*, subscription: Subscription, user: Any) -> None:
     if subscription.user_id != user.pk:
         raise PermissionDenied("This subscription belongs to someone else.")
     subscription.delete()
+
+
+def alerts_undispatched_enqueue(*, older_than_seconds: float = 120.0) -> int:
+    """Queue the dispatch of alerts nobody claimed; return how many were queued.
+
+    An alert is saved with its state change and its dispatch is queued after the
+    commit; if that queueing failed, or the queue lost the task, `dispatched_at`
+    stays empty. Alerts older than `older_than_seconds` (seconds; younger ones
+    probably have a task waiting) are queued again for cron
+    (`manage.py alerts_deliver_pending`). A dispatch queued twice sends once:
+    `alert_dispatch` claims the alert.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        Alert.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for alert_id in ids:
+        _dispatch_enqueue(alert_id=alert_id, attempt=1)
+    return len(ids)

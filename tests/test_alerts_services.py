@@ -284,3 +284,34 @@ def test_two_workers_reporting_the_same_breakage_at_once_make_one_alert(piyo, ho
         thread.join(timeout=30)
     assert len(made) == 2
     assert Alert.objects.filter(kind=AlertKind.GRANT_FAILING).count() == 1
+
+
+def test_alerts_whose_dispatch_was_lost_are_sent_by_the_pending_sweep(
+    piyo, hoge, mailoutbox
+) -> None:  # type: ignore[no-untyped-def]
+    grant = saved_grant(piyo, hoge)
+    old = timezone.now() - timedelta(minutes=5)
+    lost = Alert.objects.create(
+        kind=AlertKind.GRANT_FAILING, grant=grant, title="lost", dedupe_key="a"
+    )
+    young = Alert.objects.create(
+        kind=AlertKind.GRANT_FAILING, grant=grant, title="new", dedupe_key="b"
+    )
+    sent = Alert.objects.create(
+        kind=AlertKind.GRANT_FAILING, grant=grant, title="sent", dedupe_key="c", dispatched_at=old
+    )
+    Alert.objects.filter(pk__in=[lost.pk, sent.pk]).update(created_at=old)
+    out = io.StringIO()
+    call_command("alerts_deliver_pending", stdout=out)
+    assert out.getvalue().startswith("1 alert and 0 webhook deliveries queued.")
+    lost.refresh_from_db()
+    young.refresh_from_db()
+    sent.refresh_from_db()
+    assert lost.dispatched_at is not None
+    assert sorted(lost.email_recipients) == sorted([piyo.owner_email, hoge.owner_email])
+    assert young.dispatched_at is None
+    assert sent.dispatched_at == old
+    assert {m.subject for m in mailoutbox} and all("lost" in m.subject for m in mailoutbox)
+    # Claimed now: a second sweep queues nothing.
+    call_command("alerts_deliver_pending", stdout=out)
+    assert Alert.objects.filter(dispatched_at__isnull=True).get() == young

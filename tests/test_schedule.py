@@ -30,6 +30,7 @@ def test_the_crontab_schedules_recovery_expiry_reverification_and_pruning() -> N
         "expire_grants",
         "verify_grants",
         "sync_organizations",
+        "alerts_deliver_pending",
         "prune_db_task_results",
     ]
 

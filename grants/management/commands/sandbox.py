@@ -197,6 +197,7 @@ class Command(BaseCommand):
             [*manage, "expire_grants", *(["--enqueue"] if worker else [])],
             [*manage, "sync_organizations"],
             [*manage, "alerts_expiring_scan"],
+            [*manage, "alerts_deliver_pending"],
         ]
         # First, at once: read the organization from the management account (OU paths of
         # the registered accounts); from then on it is a source the schedule re-syncs.
@@ -252,7 +253,8 @@ class Command(BaseCommand):
         out.write(
             f"  Scheduled jobs:    every {interval:g} s, recover_operations and expire_grants "
             "(grants past their expiry are revoked), as deploy/crontab does, then "
-            "sync_organizations (OU paths, statuses, accounts that left) and alerts_expiring_scan"
+            "sync_organizations (OU paths, statuses, accounts that left), alerts_expiring_scan "
+            "and alerts_deliver_pending"
             if interval > 0
             else "  Scheduled jobs:    off (--schedule-interval 0)"
         )
