@@ -25,10 +25,12 @@ from grants.models import AccessMethod, AwsAccount
 # first and the many quick files fill the gaps at the end, instead of a four-minute
 # file starting last while the other process idles (xdist's default order puts the
 # files with the fewest tests, often the slowest, last).
+# test_worker's two worker processes load both cores: beside it starts the fuzz (no timing
+# bound) rather than the deadline tests.
 SLOW_FILES_FIRST = (
     "tests/test_worker.py",
-    "tests/test_view_deadlines.py",
     "tests/test_forms_fuzz.py",
+    "tests/test_view_deadlines.py",
     "tests/browser/test_accessibility_browser.py",
     "tests/test_sandbox_command.py",
     "tests/test_deploy.py",
