@@ -210,3 +210,13 @@ def test_the_management_account_is_a_usable_source_with_access_control_on(
     fuga = result.created[0]
     assert aws.caller_identity(fuga.access()).account_id == "555566667777"
     assert AwsAccount.objects.filter(org_source=source).count() == 4
+
+
+def test_discovery_reads_the_management_accounts_roles_with_access_control_on(
+    org_server,
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.services.discovery import account_discover
+
+    source = org.sandbox_organization_register(sandbox.SandboxWorld(endpoint_url=org_server))
+    roles = account_discover(account=source)  # raises AwsError (AccessDenied) without iam reads
+    assert isinstance(roles, list)

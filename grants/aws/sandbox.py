@@ -171,7 +171,21 @@ def seed(endpoint_url: str | None, *, organization: bool = False) -> SandboxWorl
                                 "Effect": "Allow",
                                 "Action": ["organizations:Describe*", "organizations:List*"],
                                 "Resource": "*",
-                            }
+                            },
+                            {
+                                # Discovery across all accounts reads the management
+                                # account's own roles too.
+                                "Sid": "ReadRoles",
+                                "Effect": "Allow",
+                                "Action": [
+                                    "iam:GetRole",
+                                    "iam:GetRolePolicy",
+                                    "iam:ListRoles",
+                                    "iam:ListRolePolicies",
+                                    "iam:ListAttachedRolePolicies",
+                                ],
+                                "Resource": "*",
+                            },
                         ]
                         if organization
                         else []
