@@ -294,6 +294,15 @@ def test_warnings_name_whole_account_trust_without_conditions(piyo, hoge) -> Non
     assert not any(
         "neither" in w for w in services.grant_warnings(draft(piyo, hoge, require_mfa=True))
     )
+    assert not any("organization condition" in w for w in warnings)
+
+
+def test_the_whole_account_warning_says_an_organization_condition_does_not_narrow_it(
+    piyo, hoge
+) -> None:  # type: ignore[no-untyped-def]
+    grant = draft(piyo, hoge, principal_org_id="o-a1b2c3d4e5")
+    [warning] = [w for w in services.grant_warnings(grant) if "neither" in w]
+    assert "organization condition does not narrow that" in warning
 
 
 def test_oversized_documents_are_reported(piyo, hoge) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -133,6 +134,12 @@ def grant_draft(
     )
 
 
+def _has_org_condition(document: object) -> bool:
+    """Whether a trust policy tests aws:PrincipalOrgID or aws:PrincipalOrgPaths anywhere."""
+    text = json.dumps(document).lower()
+    return "aws:principalorgid" in text or "aws:principalorgpaths" in text
+
+
 def grant_warnings(grant: Grant) -> list[str]:
     """What a reviewer should think twice about before creating the grant."""
     warnings: list[str] = []
@@ -141,6 +148,13 @@ def grant_warnings(grant: Grant) -> list[str]:
             f"The role trusts the whole account {grant.trusted_aws_account_id} with neither an "
             "external ID nor MFA: any principal there whose own policy allows sts:AssumeRole "
             "on it can assume it."
+            + (
+                " The organization condition does not narrow that: every principal of an "
+                "account inside the organization meets it; it only stops the trust once the "
+                "account leaves."
+                if _has_org_condition(grant.trust_policy)
+                else ""
+            )
         )
     if len(grant.role_path) - 1 + len(grant.role_name) > 64:
         warnings.append(
