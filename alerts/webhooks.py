@@ -45,6 +45,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from grants.models import AuditAction
 from grants.services.authz import require
 
 from .models import (
@@ -170,6 +171,7 @@ def webhook_create(*, actor: AbstractBaseUser | None, **fields: Any) -> tuple[We
     _clean(webhook)
     webhook.save()
     logger.info("Webhook %s created by %s.", webhook.pk, actor)
+    _audit(actor, AuditAction.WEBHOOK_CREATE, webhook, "added")
     return webhook, secret
 
 
@@ -185,6 +187,7 @@ def webhook_update(*, webhook: Webhook, actor: AbstractBaseUser | None, **fields
             setattr(webhook, name, fields[name])
     _clean(webhook)
     webhook.save()
+    _audit(actor, AuditAction.WEBHOOK_UPDATE, webhook, "edited")
     return webhook
 
 
@@ -200,6 +203,7 @@ def webhook_rotate_secret(*, webhook: Webhook, actor: AbstractBaseUser | None) -
     webhook.secret_encrypted = secret_encrypt(secret)
     webhook.save(update_fields=["secret_encrypted", "updated_at"])
     logger.info("Webhook %s: secret rotated by %s.", webhook.pk, actor)
+    _audit(actor, AuditAction.WEBHOOK_ROTATE, webhook, "secret rotated")
     return secret
 
 
@@ -207,7 +211,17 @@ def webhook_rotate_secret(*, webhook: Webhook, actor: AbstractBaseUser | None) -
 def webhook_delete(*, webhook: Webhook, actor: AbstractBaseUser | None) -> None:
     """Delete a webhook and its delivery log. Raises PermissionDenied without manage_account."""
     require(actor, "manage_account")
+    _audit(actor, AuditAction.WEBHOOK_DELETE, webhook, "deleted")
     webhook.delete()
+
+
+def _audit(actor: AbstractBaseUser | None, action: str, webhook: Webhook, what: str) -> None:
+    """Audit a change to a webhook: its name and host, never its secret or its URL's path
+    (a Slack incoming-webhook URL is itself a credential)."""
+    from grants.services.audit import audit_record
+
+    host = urlsplit(webhook.url).hostname or "?"
+    audit_record(actor=actor, action=action, message=f"Webhook {webhook.name} ({host}) {what}.")
 
 
 def webhook_send_test(*, webhook: Webhook, actor: AbstractBaseUser | None) -> WebhookDelivery:

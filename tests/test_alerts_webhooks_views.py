@@ -262,3 +262,32 @@ def test_the_list_shows_each_webhook_and_an_empty_state(manager_client, receiver
     webhooks.webhook_create(actor=None, name="ops", url=receiver.url, is_active=False)
     html = manager_client.get(reverse("webhook_list")).content.decode()
     assert "ops" in html and receiver.url in html and "Inactive" in html
+
+
+def test_each_change_to_a_webhook_is_audited_without_its_secret_or_path(manager_client) -> None:  # type: ignore[no-untyped-def]
+    from grants.models import AuditAction, AuditEvent
+
+    url = "https://hooks.slack.com/services/T000/B000/XXXXSECRETPATH"
+    secret = secret_on(create(manager_client, url).content.decode())
+    webhook = Webhook.objects.get()
+    rotated = secret_on(
+        manager_client.post(reverse("webhook_rotate", args=[webhook.pk])).content.decode()
+    )
+    manager_client.post(
+        reverse("webhook_edit", args=[webhook.pk]),
+        {"name": "chat", "url": url, "body_format": "slack", "is_active": "on"},
+    )
+    manager_client.post(reverse("webhook_delete", args=[webhook.pk]))
+
+    events = list(AuditEvent.objects.order_by("pk"))
+    assert [e.action for e in events] == [
+        AuditAction.WEBHOOK_CREATE,
+        AuditAction.WEBHOOK_ROTATE,
+        AuditAction.WEBHOOK_UPDATE,
+        AuditAction.WEBHOOK_DELETE,
+    ]
+    assert {e.actor_name for e in events} == {"mia"}
+    assert "hooks.slack.com" in events[0].message
+    for event in events:
+        for leak in (secret, rotated, "XXXXSECRETPATH"):
+            assert leak not in event.message
