@@ -148,9 +148,10 @@ def _run_portal(tmp_path: Path, database_url: str, *options: str) -> Iterator[Ru
             process.wait()
 
 
-@pytest.fixture(scope="session")
+# Not session-scoped: while Playwright's sync API is open its asyncio loop counts as
+# running, and Django refuses database calls in the test files after (SynchronousOnlyOperation).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium per test process (each test gets its own context from `page`)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium.")
     with sync_playwright() as playwright:
