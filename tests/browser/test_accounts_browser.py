@@ -67,7 +67,8 @@ def test_the_portal_keeps_its_records_in_the_configured_database(
     """`make test` runs the browser tests on SQLite and again on PostgreSQL."""
     accounts = portal_query(running_portal, "SELECT name FROM grants_awsaccount ORDER BY name")
     groups = portal_query(running_portal, "SELECT name FROM auth_group ORDER BY name")
-    assert [name for (name,) in accounts] == ["hoge", "piyo"]
+    # The example accounts and the organization's management account (its source).
+    assert [name for (name,) in accounts] == ["hoge", "management", "piyo"]
     # The roles for people survive the sandbox's fresh start on either database.
     assert [name for (name,) in groups] == sorted(ROLE_PERMISSIONS)
 
