@@ -137,13 +137,13 @@ def test_by_default_a_worker_runs_expiry_and_two_sigterms_stop_everything(
 
 def test_immediate_runs_no_worker(tmp_path: Path) -> None:
     sandbox, port, state_dir, log = start_sandbox(
-        tmp_path, "--immediate", "--schedule-interval", "0"
+        tmp_path, "--immediate", "--schedule-interval", "0", "--no-reload"
     )
     try:
         wait_until_served(sandbox, port, log, worker=False)
         time.sleep(2)  # a worker, were one started, would be up by now
         commands = commands_with(str(state_dir))
-        assert any("runserver" in line for line in commands), commands
+        assert any("runserver" in line and "--noreload" in line for line in commands), commands
         assert not any("db_worker" in line for line in commands), commands
         text = log.read_text()
         assert "immediate, inside the request (--immediate: for tests only)" in text

@@ -109,6 +109,7 @@ def _run_portal(tmp_path: Path, database_url: str, *options: str) -> Iterator[Ru
                 f"127.0.0.1:{port}",
                 "--state-dir",
                 str(tmp_path / "state"),
+                "--no-reload",  # one process, no file watcher polling the tree every second
                 *options,
             ],
             env=env,

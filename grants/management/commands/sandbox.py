@@ -85,6 +85,14 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument(
+            "--no-reload",
+            action="store_true",
+            help=(
+                "Serve without runserver's autoreloader (one process, no file watcher: "
+                "what the browser tests use)."
+            ),
+        )
+        parser.add_argument(
             "--no-serve",
             action="store_true",
             help="Seed, print, then keep the sandbox running without the portal (for scripts).",
@@ -152,6 +160,7 @@ class Command(BaseCommand):
                     env,
                     worker=worker,
                     schedule_interval=options["schedule_interval"],
+                    reload=not options["no_reload"],
                 )
         except KeyboardInterrupt:
             pass
@@ -173,14 +182,24 @@ class Command(BaseCommand):
             roles_ensure()  # flush also empties the groups the migrations created
 
     def _serve(
-        self, addrport: str, env: dict[str, str], *, worker: bool, schedule_interval: float
+        self,
+        addrport: str,
+        env: dict[str, str],
+        *,
+        worker: bool,
+        schedule_interval: float,
+        reload: bool = True,
     ) -> None:
         # Child processes: the portal reads the sandbox from its environment,
         # exactly as it reads real AWS settings, and its autoreloader cannot
         # start a second sandbox.
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children = [
-            subprocess.Popen([*manage, "runserver", addrport], env=env, start_new_session=True)
+            subprocess.Popen(
+                [*manage, "runserver", addrport, *([] if reload else ["--noreload"])],
+                env=env,
+                start_new_session=True,
+            )
         ]
         if worker:
             children.append(
