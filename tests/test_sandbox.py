@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -93,3 +95,30 @@ def test_every_page_shows_the_sandbox_banner(sandbox_server, user_client) -> Non
 def test_real_aws_shows_no_sandbox_banner(user_client) -> None:  # type: ignore[no-untyped-def]
     body = user_client.get(reverse("dashboard")).content.decode()
     assert "sandbox-banner" not in body
+
+
+def test_the_sandbox_server_has_aws_managed_policies_in_the_aws_partition(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # restored afterwards
+    server, endpoint_url = sandbox.start_server(load_managed_policies=True)
+    try:
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint_url,
+            region_name=sandbox.REGION,
+            aws_access_key_id="sandbox-test",
+            aws_secret_access_key="sandbox-test",
+        )
+        policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonSQSFullAccess")
+        assert policy["Policy"]["PolicyName"] == "AmazonSQSFullAccess"
+        assert iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        # Seven partitions' backends are built per account; only aws gets the ~1,600 policies.
+        from moto.iam.models import iam_backends
+
+        backends = iam_backends["123456789012"]
+        assert len(backends["aws"].aws_managed_policies) > 1000
+        assert backends["aws-cn"].aws_managed_policies == []
+    finally:
+        urllib.request.urlopen(  # moto's state is per process: leave none behind
+            urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        server.stop()  # type: ignore[attr-defined]
