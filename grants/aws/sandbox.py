@@ -22,8 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
+
+from .core import new_session
 
 REGION = "ap-northeast-1"
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account
@@ -173,7 +176,7 @@ def seed(endpoint_url: str | None, *, organization: bool = False) -> SandboxWorl
     """
     _organization_memberships_forget()
     world = SandboxWorld(endpoint_url=endpoint_url or "")
-    botocore_session = botocore.session.Session()
+    botocore_session = new_session()
     management = _client_factory(botocore_session, endpoint_url, "sandbox-seed", "sandbox-seed")
     iam = management("iam")
 
