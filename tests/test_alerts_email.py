@@ -16,11 +16,18 @@ from alerts.models import Alert, AlertKind, Subscription, SubscriptionScope
 from grants import aws
 from grants import services as grants_services
 from grants.models import Grant, GrantStatus, Verification, VerificationOutcome
+from grants.services import authz
 
 from .test_alerts_services import FAILED_STEP, saved_grant
 from .test_services_grants import draft, provisioned
 
 pytestmark = pytest.mark.django_db
+
+
+def _group(name: str) -> Group:
+    """A role's group, made again if an earlier test's flush emptied the table."""
+    authz.roles_ensure()
+    return Group.objects.get(name=name)
 
 
 def smtp_settings(settings, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +62,7 @@ def person(django_user_model, name: str, email: str = "", role: str = "Viewers",
         name, email=email or f"{name}@corp.test", password="correct-horse-9", **extra
     )
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(_group(role))
     return user
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from alerts import mailbox
 from alerts.models import Alert, AlertKind, Subscription, SubscriptionScope
+from grants.services import authz
 
 from . import test_http_fuzz as http_fuzz
 from .test_http_fuzz import FUZZ, assert_answered, checkbox, integers, text
@@ -22,6 +23,13 @@ from .test_http_fuzz import FUZZ, assert_answered, checkbox, integers, text
 fuzz_client = http_fuzz.fuzz_client  # the HTTP fuzz's logged-in superuser, tasks queued
 
 pytestmark = pytest.mark.django_db
+
+
+def _group(name: str) -> Group:
+    """A role's group, made again if an earlier test's flush emptied the table."""
+    authz.roles_ensure()
+    return Group.objects.get(name=name)
+
 
 FUZZ_SETTINGS = hypothesis_settings(FUZZ, max_examples=150)
 
@@ -36,7 +44,7 @@ def test_the_alert_list_needs_a_role(client, django_user_model) -> None:  # type
     nobody = django_user_model.objects.create_user("nobody", password="correct-horse-9")
     client.force_login(nobody)
     assert client.get(reverse("alert_list")).status_code == 403
-    nobody.groups.add(Group.objects.get(name="Viewers"))
+    nobody.groups.add(_group(authz.VIEWERS))
     assert client.get(reverse("alert_list")).status_code == 200
 
 
@@ -187,7 +195,7 @@ def test_the_mail_page_needs_a_role_like_every_page(
     nobody = django_user_model.objects.create_user("nobody", password="correct-horse-9")
     client.force_login(nobody)
     assert client.get(reverse("sandbox_mail")).status_code == 403
-    nobody.groups.add(Group.objects.get(name="Viewers"))
+    nobody.groups.add(_group(authz.VIEWERS))
     assert client.get(reverse("sandbox_mail")).status_code == 200
 
 
