@@ -49,6 +49,5 @@ format: setup
 
 test: setup chromium node-packages lint
 	DJANGO_DEBUG=true $(UV) run --locked python manage.py makemigrations --check --dry-run
-	DJANGO_DEBUG=true $(UV) run --locked pytest $(XDIST_ARGS) $(PYTEST_ARGS)
-	@echo "== again on PostgreSQL (browser tests included: the sandbox portal uses it too) =="
-	DJANGO_DEBUG=true scripts/with-postgres $(UV) run --locked pytest $(XDIST_ARGS) $(PYTEST_ARGS)
+	@echo "== the whole suite on SQLite and, at the same time, on PostgreSQL (browser tests included: the sandbox portal uses it too) =="
+	DJANGO_DEBUG=true scripts/on-both-databases $(UV) run --locked pytest $(XDIST_ARGS) $(PYTEST_ARGS)
