@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from django.core.management import call_command
 from moto import mock_aws
@@ -83,12 +84,16 @@ def django_db_modify_db_settings(
 
 @pytest.fixture(autouse=True)
 def _fresh_gateway(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Every test starts with no cached session, credentials or clients."""
+    """Every test starts with no cached session, credentials or clients, the portal's
+    or plain boto3's: boto3's process-wide default session keeps the config file it
+    first read, which an earlier test may have pointed elsewhere (AWS_CONFIG_FILE)."""
     settings.AWS_ENDPOINT_URL = ""
     settings.AWS_SANDBOX = False
     aws.reset()
+    boto3.DEFAULT_SESSION = None
     yield
     aws.reset()
+    boto3.DEFAULT_SESSION = None
 
 
 @pytest.fixture

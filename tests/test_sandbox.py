@@ -101,7 +101,7 @@ def test_the_sandbox_server_has_aws_managed_policies_in_the_aws_partition(monkey
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # restored afterwards
     server, endpoint_url = sandbox.start_server(load_managed_policies=True)
     try:
-        iam = boto3.client(
+        iam = boto3.session.Session().client(  # not boto3's process-wide default session
             "iam",
             endpoint_url=endpoint_url,
             region_name=sandbox.REGION,

@@ -24,8 +24,11 @@ __all__ = ["org_world"]  # fixture
 
 
 def client(service: str, endpoint_url: str | None = None, **keys: str):  # type: ignore[no-untyped-def]
-    """Plain boto3 as the management account (the seed's keys are moto's default account)."""
-    return boto3.client(
+    """Plain boto3 as the management account (the seed's keys are moto's default account).
+
+    A new session each time: boto3's process-wide default session keeps the config file
+    it first read, which an earlier test in this process may have pointed elsewhere."""
+    return boto3.session.Session().client(
         service,
         region_name="us-east-1",
         endpoint_url=endpoint_url,
