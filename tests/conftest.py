@@ -83,6 +83,14 @@ def django_db_modify_db_settings(
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:  # type: ignore[no-untyped-def]
+    """Hash test passwords with MD5: PBKDF2's work factor costs ~0.5 s of CPU per user made
+    or log-in checked, hundreds of times a run (Django's docs, "Speeding up the tests").
+    The browser tests' portals run with the real settings."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_gateway(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Every test starts with no cached session, credentials or clients, the portal's
     or plain boto3's: boto3's process-wide default session keeps the config file it
