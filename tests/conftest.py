@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from moto import mock_aws
 from moto.iam.models import AWSManagedPolicy, IAMBackend
 
 from grants import aws
+from grants.aws import operations as aws_operations
 from grants.aws import sandbox
 from grants.models import AccessMethod, AwsAccount
 
@@ -208,14 +210,15 @@ class Sandbox:
     credentials_path: Path
 
 
-@pytest.fixture
-def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
-    """A seeded moto server on 127.0.0.1, access control on; the portal acts as in `make run`."""
+@contextmanager
+def _seeded_server(
+    monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path, *, organization: bool
+) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
     server, endpoint_url = sandbox.start_server(load_managed_policies=False)
     try:
         # moto's backends are process-wide: start from nothing whatever ran before here.
         sandbox.reset(endpoint_url)
-        world = sandbox.seed(endpoint_url)
+        world = sandbox.seed(endpoint_url, organization=organization)
         config_path, credentials_path = sandbox.write_aws_files(world, tmp_path / "aws")
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             monkeypatch.delenv(name, raising=False)
@@ -225,6 +228,7 @@ def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) ->
         settings.AWS_ENDPOINT_URL = endpoint_url
         settings.AWS_SANDBOX = True
         aws.reset()
+        aws_operations.scp_cache_clear()
         sandbox.enable_access_control(endpoint_url)
         yield Sandbox(world, endpoint_url, config_path, credentials_path)
     finally:
@@ -232,6 +236,22 @@ def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) ->
         sandbox.disable_access_control(endpoint_url)
         sandbox.reset(endpoint_url)
         server.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def sandbox_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
+    """A seeded moto server on 127.0.0.1, access control on; the portal acts as in `make run`."""
+    with _seeded_server(monkeypatch, settings, tmp_path, organization=False) as seeded:
+        yield seeded
+
+
+@pytest.fixture
+def org_sandbox_server(
+    monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path
+) -> Iterator[Sandbox]:  # type: ignore[no-untyped-def]
+    """`sandbox_server` with the AWS Organization `make run` seeds (OUs, the Dev SCP)."""
+    with _seeded_server(monkeypatch, settings, tmp_path, organization=True) as seeded:
+        yield seeded
 
 
 class TaskQueue:

@@ -4,8 +4,6 @@ server) and through the portal acting as its management account."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -160,28 +158,10 @@ def test_an_earlier_organization_leaves_no_membership_behind(monkeypatch) -> Non
 
 
 @pytest.fixture
-def org_server(monkeypatch: pytest.MonkeyPatch, settings, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def org_server(org_sandbox_server) -> str:  # type: ignore[no-untyped-def]
     """moto's server seeded as `make run` seeds it, access control on; the portal acts as
-    the sandbox's xacct-portal user (its profile)."""
-    server, endpoint_url = sandbox.start_server(load_managed_policies=False)
-    try:
-        sandbox.reset(endpoint_url)
-        world = sandbox.seed(endpoint_url, organization=True)
-        config_path, credentials_path = sandbox.write_aws_files(world, tmp_path / "aws")
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(config_path))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_path))
-        monkeypatch.setenv("AWS_PROFILE", sandbox.PORTAL_PROFILE)
-        settings.AWS_ENDPOINT_URL = endpoint_url
-        settings.AWS_SANDBOX = True
-        aws.reset()
-        sandbox.enable_access_control(endpoint_url)
-        yield endpoint_url
-    finally:
-        sandbox.disable_access_control(endpoint_url)
-        sandbox.reset(endpoint_url)
-        server.stop()  # type: ignore[attr-defined]
+    the sandbox's xacct-portal user (its profile). Its endpoint URL."""
+    return org_sandbox_server.endpoint_url
 
 
 def test_the_server_seed_builds_the_same_organization(org_server) -> None:  # type: ignore[no-untyped-def]

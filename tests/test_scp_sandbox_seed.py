@@ -92,34 +92,10 @@ def test_a_role_inside_the_organization_assumed_from_hoge_is_allowed_by_the_same
 
 
 @pytest.fixture
-def org_server(
-    monkeypatch: pytest.MonkeyPatch, settings, tmp_path
-) -> Iterator[sandbox.SandboxWorld]:  # type: ignore[no-untyped-def]
+def org_server(org_sandbox_server) -> sandbox.SandboxWorld:  # type: ignore[no-untyped-def]
     """The sandbox as `make run` has it: a moto server seeded with the organization,
     access control on, the portal acting as its own user (profile xacct-portal)."""
-    # No AWS managed policies: resetting a server that loaded them outlasts the reset's
-    # timeout on a busy machine; the grant below uses an inline policy.
-    server, endpoint_url = sandbox.start_server(load_managed_policies=False)
-    try:
-        sandbox.reset(endpoint_url)
-        world = sandbox.seed(endpoint_url, organization=True)
-        config_path, credentials_path = sandbox.write_aws_files(world, tmp_path / "aws")
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(config_path))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_path))
-        monkeypatch.setenv("AWS_PROFILE", sandbox.PORTAL_PROFILE)
-        settings.AWS_ENDPOINT_URL = endpoint_url
-        settings.AWS_SANDBOX = True
-        aws.reset()
-        operations.scp_cache_clear()
-        sandbox.enable_access_control(endpoint_url)
-        yield world
-    finally:
-        sandbox.disable_access_control(endpoint_url)
-        sandbox.reset(endpoint_url)
-        server.stop()  # type: ignore[attr-defined]
-        operations.scp_cache_clear()
+    return org_sandbox_server.world
 
 
 def test_in_the_running_sandbox_the_portal_reads_the_seeded_scp_through_management(

@@ -235,3 +235,33 @@ def axe_serious_violations(page: Page) -> list[str]:
         for v in violations
         if v["impact"] in SERIOUS_IMPACTS
     ]
+
+
+def account_admin_client(
+    portal: RunningPortal,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    account_id: str,
+    service: str,
+    session_name: str,
+):  # type: ignore[no-untyped-def]
+    """Outside the portal: plain boto3 as an account's administrator, acting through its
+    hub role from the sandbox's xacct-portal profile (the files `make run` writes)."""
+    import boto3
+
+    config = portal.state_dir / "aws" / "config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(portal.state_dir / "aws" / "credentials"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    sts = boto3.session.Session(profile_name="xacct-portal").client("sts")
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+        RoleSessionName=session_name,
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="ap-northeast-1",
+    ).client(service, endpoint_url=sts.meta.endpoint_url)

@@ -3,11 +3,10 @@ map red, and clicking the arrow lists the failing grant."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, axe_serious_violations, log_in
+from .conftest import RunningPortal, account_admin_client, axe_serious_violations, log_in
 from .test_test_access_browser import create_grant
 
 pytestmark = pytest.mark.browser
@@ -18,22 +17,9 @@ SQS_FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
 
 def piyo_admin_iam(portal: RunningPortal, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Outside the portal: piyo's administrator, acting through piyo's hub role (plain boto3)."""
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(portal.state_dir / "aws" / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(portal.state_dir / "aws" / "credentials"))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    portal_identity = boto3.session.Session(profile_name="xacct-portal")
-    endpoint = portal_identity.client("sts").meta.endpoint_url
-    credentials = portal_identity.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{PIYO}:role/OrganizationAccountAccessRole",
-        RoleSessionName="piyo-admin",
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="ap-northeast-1",
-    ).client("iam", endpoint_url=endpoint)
+    return account_admin_client(
+        portal, monkeypatch, account_id=PIYO, service="iam", session_name="piyo-admin"
+    )
 
 
 def click_on_the_arrow(page: Page, arrow_selector: str) -> None:

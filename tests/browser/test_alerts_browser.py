@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, axe_serious_violations, log_in
+from .conftest import RunningPortal, account_admin_client, axe_serious_violations, log_in
 from .test_test_access_browser import create_grant
 
 pytestmark = pytest.mark.browser
@@ -18,24 +17,10 @@ SQS_FULL = "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
 
 def detach_role_permissions(portal: RunningPortal, role_name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Outside the portal: piyo's administrator detaches the role's SQS permissions."""
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(portal.state_dir / "aws" / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(portal.state_dir / "aws" / "credentials"))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    portal_identity = boto3.session.Session(profile_name="xacct-portal")
-    endpoint = portal_identity.client("sts").meta.endpoint_url
-    credentials = portal_identity.client("sts").assume_role(
-        RoleArn="arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
-        RoleSessionName="piyo-admin",
-    )["Credentials"]
-    boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="ap-northeast-1",
-    ).client("iam", endpoint_url=endpoint).detach_role_policy(
-        RoleName=role_name, PolicyArn=SQS_FULL
+    iam = account_admin_client(
+        portal, monkeypatch, account_id="111122223333", service="iam", session_name="piyo-admin"
     )
+    iam.detach_role_policy(RoleName=role_name, PolicyArn=SQS_FULL)
 
 
 def wait_for_mail(page: Page, portal: RunningPortal, subject: str, count: int) -> None:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, log_in
+from .conftest import RunningPortal, account_admin_client, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -34,23 +32,9 @@ def grantee_env(portal: RunningPortal, home: Path) -> dict[str, str]:
 
 def fill_piyo_with_queues(portal: RunningPortal, monkeypatch: pytest.MonkeyPatch) -> None:
     """Plain boto3, as the portal's identity through piyo's hub role: piyo gets 1,005 queues."""
-    config = portal.state_dir / "aws" / "config"
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(portal.state_dir / "aws" / "credentials"))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    endpoint = re.search(r"endpoint_url = (\S+)", config.read_text()).group(1)  # type: ignore[union-attr]
-    portal_identity = boto3.session.Session(profile_name="xacct-portal")
-    credentials = portal_identity.client("sts", endpoint_url=endpoint).assume_role(
-        RoleArn="arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
-        RoleSessionName="browser-test",
-    )["Credentials"]
-    sqs = boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="ap-northeast-1",
-    ).client("sqs", endpoint_url=endpoint)
+    sqs = account_admin_client(
+        portal, monkeypatch, account_id="111122223333", service="sqs", session_name="browser-test"
+    )
     names = [f"bulk-{n:04d}" for n in range(QUEUES - SEEDED)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda name: sqs.create_queue(QueueName=name), names))

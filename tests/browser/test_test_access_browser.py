@@ -8,7 +8,7 @@ import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import RunningPortal, log_in
+from .conftest import RunningPortal, account_admin_client, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -32,24 +32,10 @@ def create_grant(page: Page, portal: RunningPortal, role_name: str) -> str:
 
 def delete_user_policy(portal: RunningPortal, policy_name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Outside the portal: hoge's administrator removes hoge-app's user policy."""
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(portal.state_dir / "aws" / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(portal.state_dir / "aws" / "credentials"))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    portal_identity = boto3.session.Session(profile_name="xacct-portal")
-    endpoint = portal_identity.client("sts").meta.endpoint_url
-    credentials = portal_identity.client("sts").assume_role(
-        RoleArn="arn:aws:iam::444455556666:role/OrganizationAccountAccessRole",
-        RoleSessionName="hoge-admin",
-    )["Credentials"]
-    boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="ap-northeast-1",
-    ).client("iam", endpoint_url=endpoint).delete_user_policy(
-        UserName="hoge-app", PolicyName=policy_name
+    iam = account_admin_client(
+        portal, monkeypatch, account_id="444455556666", service="iam", session_name="hoge-admin"
     )
+    iam.delete_user_policy(UserName="hoge-app", PolicyName=policy_name)
 
 
 def test_test_access_lists_queues_then_explains_a_missing_user_policy(
